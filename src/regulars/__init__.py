@@ -1,0 +1,3 @@
+"""Regulars: an open-source CRM for supermarkets."""
+
+__version__ = "0.1.0"

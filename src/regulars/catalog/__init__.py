@@ -1,0 +1,1 @@
+"""Catalogue: products, manufacturers, stores and their till terminals."""

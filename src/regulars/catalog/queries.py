@@ -1,0 +1,118 @@
+"""Reads of the catalogue."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from regulars.catalog.models import Manufacturer, Product, Store, Terminal
+from regulars.core.errors import NotFound, Unauthorized
+from regulars.core.i18n import _
+
+
+def product_get(session: Session, *, product_id: int) -> Product:
+    """Return a product by id or raise ``NotFound``."""
+    product = session.get(Product, product_id)
+    if product is None:
+        raise NotFound(_("product {id} not found"), field="product_id", id=product_id)
+    return product
+
+
+def product_search(
+    session: Session,
+    *,
+    text: str | None = None,
+    department: str | None = None,
+    tag: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Product]:
+    """Find products by barcode, SKU or name, optionally within a department or tag."""
+    query = select(Product)
+    if text:
+        pattern = f"%{text.strip().lower()}%"
+        query = query.where(
+            or_(
+                Product.barcode == text.strip(),
+                Product.sku == text.strip(),
+                func.lower(Product.name_en).like(pattern),
+                func.lower(Product.name_zh).like(pattern),
+                func.lower(Product.brand).like(pattern),
+            )
+        )
+    if department:
+        query = query.where(Product.department == department)
+    products = list(session.scalars(query.order_by(Product.id).limit(limit * 4 if tag else limit).offset(offset)))
+    if tag:
+        # Tags are a JSON list; filtering in Python keeps one query for SQLite and PostgreSQL.
+        products = [p for p in products if tag in (p.tags or [])][:limit]
+    return products
+
+
+def products_by_keys(
+    session: Session, *, barcodes: Iterable[str] = (), skus: Iterable[str] = ()
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Map barcodes and SKUs to product ids in two queries."""
+    barcode_list, sku_list = sorted(set(barcodes)), sorted(set(skus))
+    by_barcode: dict[str, int] = {}
+    by_sku: dict[str, int] = {}
+    if barcode_list:
+        rows = session.execute(select(Product.barcode, Product.id).where(Product.barcode.in_(barcode_list)))
+        by_barcode = {str(b): int(i) for b, i in rows}
+    if sku_list:
+        rows = session.execute(select(Product.sku, Product.id).where(Product.sku.in_(sku_list)))
+        by_sku = {str(s): int(i) for s, i in rows}
+    return by_barcode, by_sku
+
+
+def store_by_code(session: Session, *, code: str) -> Store:
+    """Return a store by its code or raise ``NotFound``."""
+    store = session.scalars(select(Store).where(Store.code == code)).first()
+    if store is None:
+        raise NotFound(_("store {code} not found"), field="store", code=code)
+    return store
+
+
+def store_list(session: Session) -> list[Store]:
+    """All stores by code."""
+    return list(session.scalars(select(Store).order_by(Store.code)))
+
+
+def terminals_of(session: Session, *, store_id: int) -> list[Terminal]:
+    """The tills of a store."""
+    return list(session.scalars(select(Terminal).where(Terminal.store_id == store_id).order_by(Terminal.code)))
+
+
+def manufacturer_by_code(session: Session, *, code: str) -> Manufacturer | None:
+    """Return a manufacturer by code."""
+    return session.scalars(select(Manufacturer).where(Manufacturer.code == code)).first()
+
+
+def hash_api_key(secret: str) -> str:
+    """SHA-256 of a till key: keys are 32 random bytes, so a fast hash is enough."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def terminal_authenticate(session: Session, *, api_key: str) -> tuple[Terminal, Store]:
+    """Return the terminal (and its store) owning a till API key, or raise ``Unauthorized``.
+
+    Keys look like ``rgt_<prefix>_<secret>``; the prefix finds the row, the hash checks it.
+    """
+    parts = api_key.split("_")
+    if len(parts) != 3 or parts[0] != "rgt":
+        raise Unauthorized(_("invalid till API key"))
+    row = session.execute(
+        select(Terminal, Store).join(Store, Store.id == Terminal.store_id).where(Terminal.api_key_prefix == parts[1])
+    ).first()
+    if row is None:
+        raise Unauthorized(_("invalid till API key"))
+    terminal, store = row[0], row[1]
+    if terminal.api_key_hash is None or terminal.key_revoked_at is not None:
+        raise Unauthorized(_("invalid till API key"))
+    if not hmac.compare_digest(terminal.api_key_hash, hash_api_key(api_key)):
+        raise Unauthorized(_("invalid till API key"))
+    return terminal, store

@@ -1,0 +1,135 @@
+"""Writes of the catalogue. Services flush but never commit."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+
+from regulars.catalog.models import Manufacturer, Product, Store, Terminal
+from regulars.catalog.queries import hash_api_key, product_get, store_by_code
+from regulars.catalog.schemas import ProductCreate, ProductUpdate, StoreCreate, TerminalKey
+from regulars.core.errors import Conflict, NotFound
+from regulars.core.i18n import _
+from regulars.core.timeutil import utcnow
+from regulars.core.uow import UnitOfWork
+
+
+def manufacturer_ensure(uow: UnitOfWork, *, code: str, name: str | None = None) -> Manufacturer:
+    """Return the manufacturer with ``code``, creating it when new."""
+    found = uow.session.scalars(select(Manufacturer).where(Manufacturer.code == code)).first()
+    if found is None:
+        found = Manufacturer(code=code, name=name or code)
+        uow.session.add(found)
+        uow.flush()
+    return found
+
+
+def product_create(uow: UnitOfWork, *, data: ProductCreate, is_demo: bool = False) -> Product:
+    """Add a product; SKU and barcode must be new."""
+    session = uow.session
+    if session.scalars(select(Product.id).where(Product.sku == data.sku)).first() is not None:
+        raise Conflict(_("SKU {sku} already exists"), field="sku", sku=data.sku)
+    if data.barcode and session.scalars(select(Product.id).where(Product.barcode == data.barcode)).first():
+        raise Conflict(_("barcode {barcode} already exists"), field="barcode", barcode=data.barcode)
+    fields = data.model_dump(exclude={"manufacturer_code"})
+    product = Product(**fields, is_demo=is_demo)
+    if data.manufacturer_code:
+        product.manufacturer_id = manufacturer_ensure(uow, code=data.manufacturer_code).id
+    session.add(product)
+    uow.flush()
+    return product
+
+
+def product_update(uow: UnitOfWork, *, product_id: int, data: ProductUpdate) -> Product:
+    """Change the fields present in ``data``."""
+    product = product_get(uow.session, product_id=product_id)
+    changes = data.model_dump(exclude_unset=True)
+    barcode = changes.get("barcode")
+    if barcode and barcode != product.barcode:
+        other = uow.session.scalars(select(Product.id).where(Product.barcode == barcode)).first()
+        if other is not None:
+            raise Conflict(_("barcode {barcode} already exists"), field="barcode", barcode=barcode)
+    for name, value in changes.items():
+        if name == "tags" and value is None:
+            value = []
+        setattr(product, name, value)
+    if product.needs_review and (product.name_en or product.name_zh):
+        product.needs_review = False
+    uow.flush()
+    return product
+
+
+def product_placeholder(uow: UnitOfWork, *, barcode: str | None, sku: str | None) -> Product:
+    """Create a product the catalogue does not know yet, seen first at a till.
+
+    Refusing the receipt would lose a sale; the product is kept for staff to complete.
+    """
+    product = Product(
+        sku=sku or f"BC{barcode}",
+        barcode=barcode,
+        name_en=None,
+        name_zh=None,
+        tags=[],
+        needs_review=True,
+    )
+    uow.session.add(product)
+    uow.flush()
+    return product
+
+
+def store_create(uow: UnitOfWork, *, data: StoreCreate, is_demo: bool = False) -> Store:
+    """Add a store with a new code."""
+    if uow.session.scalars(select(Store.id).where(Store.code == data.code)).first() is not None:
+        raise Conflict(_("store {code} already exists"), field="code", code=data.code)
+    store = Store(**data.model_dump(), is_demo=is_demo)
+    uow.session.add(store)
+    uow.flush()
+    return store
+
+
+def terminal_create(uow: UnitOfWork, *, store_code: str, code: str) -> Terminal:
+    """Add a till to a store."""
+    store = store_by_code(uow.session, code=store_code)
+    exists = uow.session.scalars(
+        select(Terminal.id).where(Terminal.store_id == store.id, Terminal.code == code)
+    ).first()
+    if exists is not None:
+        raise Conflict(_("terminal {code} already exists in this store"), field="code", code=code)
+    terminal = Terminal(store_id=store.id, code=code)
+    uow.session.add(terminal)
+    uow.flush()
+    return terminal
+
+
+def _terminal(uow: UnitOfWork, store_code: str, terminal_code: str) -> tuple[Store, Terminal]:
+    store = store_by_code(uow.session, code=store_code)
+    terminal = uow.session.scalars(
+        select(Terminal).where(Terminal.store_id == store.id, Terminal.code == terminal_code)
+    ).first()
+    if terminal is None:
+        raise NotFound(_("terminal {code} not found"), field="terminal", code=terminal_code)
+    return store, terminal
+
+
+def terminal_issue_key(uow: UnitOfWork, *, store_code: str, terminal_code: str) -> TerminalKey:
+    """Issue a new API key for a till (replacing any old one); the key is shown only now."""
+    store, terminal = _terminal(uow, store_code, terminal_code)
+    prefix = secrets.token_hex(6)
+    api_key = f"rgt_{prefix}_{secrets.token_urlsafe(32).replace('_', '-')}"
+    terminal.api_key_prefix = prefix
+    terminal.api_key_hash = hash_api_key(api_key)
+    terminal.key_issued_at = utcnow()
+    terminal.key_revoked_at = None
+    uow.flush()
+    return TerminalKey(
+        terminal_id=terminal.id, store_code=store.code, terminal_code=terminal.code, api_key=api_key
+    )
+
+
+def terminal_revoke_key(uow: UnitOfWork, *, store_code: str, terminal_code: str) -> Terminal:
+    """Revoke a till's API key at once."""
+    _store, terminal = _terminal(uow, store_code, terminal_code)
+    terminal.key_revoked_at = utcnow()
+    uow.flush()
+    return terminal

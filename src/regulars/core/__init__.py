@@ -1,0 +1,1 @@
+"""Core plumbing shared by every domain: settings, database, unit of work, errors, i18n."""

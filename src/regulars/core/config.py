@@ -1,0 +1,39 @@
+"""One typed settings object, read once from the environment (prefix ``REGULARS_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of Regulars."""
+
+    model_config = SettingsConfigDict(env_prefix="REGULARS_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./var/regulars.db",
+        description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://… in production.",
+    )
+    var_dir: Path = Field(default=Path("./var"), description="Files: keys, reports, uploads.")
+    data_key: str | None = Field(
+        default=None,
+        description="Base64 32-byte key for personal data at rest; generated under var_dir if unset.",
+    )
+    shared_data_dir: Path = Field(
+        default=Path("../shared/data"), description="Where the public retail datasets live."
+    )
+    default_locale: str = Field(default="en", description="Locale for messages: en or zh_CN.")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db_pool_size: int = 10
+    sql_echo: bool = False
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings (tests clear the cache to override)."""
+    return Settings()

@@ -1,0 +1,133 @@
+"""Engine, declarative base and the column types every domain shares."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Engine, MetaData, create_engine, event, make_url
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+from regulars.core.timeutil import as_utc
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table, with a constraint naming convention for Alembic."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class _ScaledDecimal(TypeDecorator[Decimal]):
+    """A Decimal stored as a scaled integer.
+
+    Both SQLite and PostgreSQL then add and compare amounts exactly (SQLite has no
+    decimal type and SQLAlchemy would go through float), and SQL sums stay integers.
+    """
+
+    impl = BigInteger
+    cache_ok = True
+    scale = 100
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        return int((Decimal(value) * self.scale).to_integral_value())
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(int(value)) / self.scale
+
+
+class Money(_ScaledDecimal):
+    """Currency amount with two decimals, stored in cents (fen)."""
+
+    cache_ok = True
+    scale = 100
+
+
+class Quantity(_ScaledDecimal):
+    """Quantity with three decimals (weighed goods), stored in thousandths."""
+
+    cache_ok = True
+    scale = 1000
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamp stored as UTC and always read back timezone-aware (SQLite drops zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        utc = as_utc(value)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    """Make SQLite safe for concurrent tills: WAL, a busy timeout and BEGIN IMMEDIATE.
+
+    pysqlite opens transactions lazily and upgrades read locks to write locks, which
+    deadlocks concurrent writers; taking the write lock at BEGIN serialises them instead.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
+    """Create an engine for ``url`` with the settings Regulars relies on."""
+    if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            kwargs["poolclass"] = StaticPool
+        engine = create_engine(url, echo=echo, **kwargs)
+        _sqlite_pragmas(engine)
+        return engine
+    return create_engine(
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[OrmSession]:
+    """Return the session factory used by units of work."""
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+
+
+def is_postgres(engine_or_dialect: Engine | Dialect) -> bool:
+    """Tell whether an engine or dialect is PostgreSQL."""
+    name = engine_or_dialect.name if isinstance(engine_or_dialect, Engine | Dialect) else ""
+    return name == "postgresql"

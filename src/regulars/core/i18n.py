@@ -1,0 +1,51 @@
+"""Translation catalogues (Babel .po files) for messages in Chinese and English.
+
+Messages are marked with :func:`_` where they are written and translated at the edge
+(API error, CLI output) into the caller's locale with :func:`translate`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from babel.messages.pofile import read_po
+
+LOCALES = ("en", "zh_CN")
+_LOCALE_DIR = Path(__file__).resolve().parent.parent / "i18n" / "locales"
+
+
+def _(message: str) -> str:
+    """Mark ``message`` for extraction; it is translated later by :func:`translate`."""
+    return message
+
+
+@lru_cache(maxsize=len(LOCALES))
+def _catalogue(locale: str) -> dict[str, str]:
+    """Load one locale's .po file into a dict (cached for the process)."""
+    path = _LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+    if not path.exists():
+        return {}
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale=locale)
+    return {str(m.id): str(m.string) for m in catalog if m.id and m.string}
+
+
+def normalise_locale(value: str | None) -> str:
+    """Map a locale string or an Accept-Language header to ``en`` or ``zh_CN``."""
+    if not value:
+        return "en"
+    for part in value.split(","):
+        tag = part.split(";")[0].strip().lower().replace("-", "_")
+        if tag.startswith("zh"):
+            return "zh_CN"
+        if tag.startswith("en"):
+            return "en"
+    return "en"
+
+
+def translate(message: str, locale: str | None = None, **params: Any) -> str:
+    """Translate ``message`` into ``locale`` and fill its ``{placeholders}``."""
+    text = _catalogue(normalise_locale(locale)).get(message, message)
+    return text.format(**params) if params else text

@@ -1,0 +1,85 @@
+"""What every router shares: the unit-of-work dependency, locale and error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+
+from regulars.core.errors import DomainError
+from regulars.core.i18n import _, normalise_locale, translate
+from regulars.core.uow import UnitOfWork
+
+
+def get_uow(request: Request) -> Iterator[UnitOfWork]:
+    """One unit of work per request; the route commits, anything else rolls back."""
+    with UnitOfWork(request.app.state.session_factory) as uow:
+        yield uow
+
+
+def get_locale(request: Request) -> str:
+    """The caller's locale from ``?lang=`` or Accept-Language (``en`` or ``zh_CN``)."""
+    return normalise_locale(request.query_params.get("lang") or request.headers.get("accept-language"))
+
+
+UowDep = Annotated[UnitOfWork, Depends(get_uow)]
+LocaleDep = Annotated[str, Depends(get_locale)]
+
+
+def _error(status: int, code: str, message: str, field: str | None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"error": {"code": code, "message": message, "field": field, **extra}}
+    return JSONResponse(status_code=status, content=jsonable_encoder(body))
+
+
+def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
+    """Turn a Pydantic error location into ``lines[0].amount``."""
+    parts: list[str] = []
+    for item in loc:
+        if item in ("body", "query", "path", "header"):
+            continue
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif str(item).startswith(("function-after", "function-wrap")) or "[" in str(item):
+            continue
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map domain errors and bad input to 4xx answers that name the field."""
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        message = translate(exc.message, get_locale(request), **exc.params)
+        return _error(exc.status_code, type(exc).__name__, message, exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _field_of(err.get("loc", ())), "message": str(err.get("msg", ""))}
+            for err in exc.errors()
+        ]
+        first = errors[0] if errors else {"field": "body", "message": ""}
+        message = translate(_("{field}: {reason}"), get_locale(request), field=first["field"], reason=first["message"])
+        return _error(422, "InvalidInput", message, first["field"], errors=errors)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        message = translate(_("the request conflicts with data already recorded"), get_locale(request))
+        return _error(409, "Conflict", message, None)
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        message = translate(_("a value is out of range for its field"), get_locale(request))
+        return _error(422, "InvalidInput", message, None)
+
+    @app.exception_handler(OperationalError)
+    async def _busy(request: Request, exc: OperationalError) -> JSONResponse:
+        message = translate(_("the database is busy; retry the request"), get_locale(request))
+        return _error(503, "Busy", message, None)

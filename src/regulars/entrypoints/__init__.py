@@ -1,0 +1,1 @@
+"""Entrypoints: the web app and the command line, both thin over the services."""

@@ -1,0 +1,52 @@
+"""The FastAPI application: till API, staff API and (later) the staff pages."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from regulars import __version__
+from regulars.catalog.api import router as catalog_router
+from regulars.core.config import Settings, get_settings
+from regulars.core.db import make_engine, make_session_factory
+from regulars.core.web import install_error_handlers
+from regulars.entrypoints import schema
+from regulars.imports.api import router as imports_router
+from regulars.members.api import router as members_router
+from regulars.sales.api import router as till_router
+from regulars.sales.api import staff_router as sales_router
+from regulars.staff.api import router as staff_router
+
+DESCRIPTION = """
+Regulars turns till data into relationships with a supermarket's regular customers.
+
+* **Till API** (header `X-Api-Key`, one key per terminal): identify a member, post a receipt,
+  post a return. A receipt is recorded once per (store, terminal, receipt number); a replay
+  returns the first answer.
+* **Staff API** (header `Authorization: Bearer …` from `POST /api/v1/staff/login`): members,
+  catalogue, stores and terminals, bulk imports.
+
+Errors are JSON `{"error": {"code", "message", "field"}}`; messages follow `Accept-Language`
+(`zh-CN` or `en`).
+"""
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    """Build the application for ``settings`` (or the environment's)."""
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.database_url, echo=settings.sql_echo, pool_size=settings.db_pool_size)
+    app = FastAPI(title="Regulars", version=__version__, description=DESCRIPTION)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.tables = len(schema.metadata.tables)
+    install_error_handlers(app)
+    for router in (till_router, members_router, sales_router, catalog_router, staff_router, imports_router):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """Liveness check."""
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,229 @@
+"""The ``regulars`` command line (Typer + Rich): one sub-app per domain, thin over services."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from regulars.catalog import service as catalog_service
+from regulars.catalog.schemas import StoreCreate
+from regulars.core.config import get_settings
+from regulars.core.errors import DomainError
+from regulars.core.i18n import translate
+from regulars.entrypoints import context
+from regulars.members import queries as member_queries
+from regulars.members import service as member_service
+from regulars.members.schemas import ConsentIn, MemberCreate
+from regulars.staff import service as staff_service
+
+console = Console()
+err = Console(stderr=True)
+app = typer.Typer(help="Regulars: the supermarket CRM.", no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+members_app = typer.Typer(help="Members: find, show, register, merge.", no_args_is_help=True)
+stores_app = typer.Typer(help="Stores, tills and till API keys.", no_args_is_help=True)
+staff_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(members_app, name="members")
+app.add_typer(stores_app, name="stores")
+app.add_typer(staff_app, name="staff")
+
+
+def fail(exc: DomainError) -> None:
+    """Print a domain error in the configured language and exit with status 1."""
+    where = f" [{exc.field}]" if exc.field else ""
+    err.print(f"[red]{translate(exc.message, get_settings().default_locale, **exc.params)}{where}[/red]")
+    raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply the migrations up to REVISION (the latest by default)."""
+    context.db_upgrade(revision=revision)
+    console.print(f"database at {revision}: {get_settings().database_url.split('@')[-1]}")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+) -> None:
+    """Serve the API and staff app (API docs at /docs)."""
+    import uvicorn  # noqa: PLC0415 - only the serve command needs the server
+
+    settings = get_settings()
+    uvicorn.run(
+        "regulars.entrypoints.asgi:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+@staff_app.command("create-admin")
+def staff_create_admin() -> None:
+    """Create the first admin account if none exists and print its one-time password."""
+    with context.new_uow() as uow:
+        password = staff_service.staff_ensure_admin(uow)
+        uow.commit()
+    if password is None:
+        console.print("an admin account already exists")
+    else:
+        console.print(f"admin account: [bold]admin[/bold], one-time password: [bold]{password}[/bold]")
+
+
+def _print_member(data: dict[str, Any]) -> None:
+    table = Table(show_header=False)
+    for key, value in data.items():
+        if key != "consents":
+            table.add_row(key, "" if value is None else str(value))
+    console.print(table)
+    consents = Table("purpose", "channel", "granted", "at", "source", title="consents")
+    for c in data.get("consents", []):
+        consents.add_row(c["purpose"], c["channel"], str(c["granted"]), str(c["at"]), c["source"])
+    console.print(consents)
+
+
+@members_app.command("find")
+def members_find(text: Annotated[str, typer.Argument(help="mobile, card number or name")], limit: int = 20) -> None:
+    """Find members by mobile, card number or name."""
+    with context.new_uow() as uow:
+        found = member_queries.member_search(uow.session, text=text, limit=limit)
+        table = Table("id", "member code", "card", "mobile", "name", "status")
+        for m in found:
+            s = member_queries.member_summary(m)
+            table.add_row(str(s.id), s.member_code, s.card_no or "", s.mobile_masked or "", s.name or "", s.status)
+    console.print(table)
+
+
+@members_app.command("show")
+def members_show(member_id: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show one member's profile, consents and merges."""
+    with context.new_uow() as uow:
+        try:
+            member = member_queries.member_get(uow.session, member_id=member_id)
+        except DomainError as exc:
+            fail(exc)
+            return
+        data = member_queries.member_read(uow.session, member).model_dump(mode="json")
+        merges = [
+            {"survivor_id": m.survivor_id, "merged_id": m.merged_id, "at": str(m.merged_at), "by": m.actor, **m.details}
+            for m in member_queries.merges_of(uow.session, member_id=member_id)
+        ]
+    if as_json:
+        console.print_json(json.dumps({**data, "merges": merges}))
+        return
+    _print_member(data)
+    for merge in merges:
+        console.print(f"merge: {merge}")
+
+
+@members_app.command("register")
+def members_register(
+    mobile: Annotated[str | None, typer.Option(help="mainland 11 digits or E.164")] = None,
+    card: Annotated[str | None, typer.Option(help="member card number")] = None,
+    name: Annotated[str | None, typer.Option()] = None,
+    community: Annotated[str | None, typer.Option(help="residential community (小区)")] = None,
+    consent: Annotated[list[str] | None, typer.Option(help="purpose:channel, e.g. marketing:sms")] = None,
+) -> None:
+    """Register a member by mobile number or card number."""
+    try:
+        consents = [
+            ConsentIn(purpose=p, channel=c, granted=True, source="cli")  # type: ignore[arg-type]
+            for p, c in (item.split(":", 1) for item in consent or [])
+        ]
+        data = MemberCreate(mobile=mobile, card_no=card, name=name, community=community, consents=consents)
+    except (ValueError, TypeError) as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    with context.new_uow() as uow:
+        try:
+            member = member_service.member_register(uow, data=data, source="cli")
+        except DomainError as exc:
+            fail(exc)
+            return
+        summary = member_queries.member_summary(member)
+        uow.commit()
+    console.print(f"registered member {summary.id} (code {summary.member_code})")
+
+
+@members_app.command("merge")
+def members_merge(
+    survivor: Annotated[int, typer.Argument(help="member id that remains")],
+    duplicate: Annotated[int, typer.Argument(help="member id merged into the survivor")],
+    reason: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Merge a duplicate member into the survivor (receipts and consents move)."""
+    with context.new_uow() as uow:
+        try:
+            record = member_service.member_merge(
+                uow, survivor_id=survivor, merged_id=duplicate, actor="cli", reason=reason
+            )
+        except DomainError as exc:
+            fail(exc)
+            return
+        details = record.details
+        uow.commit()
+    console.print(f"merged {duplicate} into {survivor}: {details}")
+
+
+@stores_app.command("add")
+def stores_add(code: str, name: str, city: Annotated[str | None, typer.Option()] = None) -> None:
+    """Add a store."""
+    with context.new_uow() as uow:
+        try:
+            catalog_service.store_create(uow, data=StoreCreate(code=code, name=name, city=city))
+        except DomainError as exc:
+            fail(exc)
+        uow.commit()
+    console.print(f"store {code} added")
+
+
+@stores_app.command("add-terminal")
+def stores_add_terminal(store: str, terminal: str) -> None:
+    """Add a till to a store and print its API key (shown once)."""
+    with context.new_uow() as uow:
+        try:
+            catalog_service.terminal_create(uow, store_code=store, code=terminal)
+            key = catalog_service.terminal_issue_key(uow, store_code=store, terminal_code=terminal)
+        except DomainError as exc:
+            fail(exc)
+            return
+        uow.commit()
+    console.print(f"till {store}/{terminal} API key (shown once): [bold]{key.api_key}[/bold]")
+
+
+@stores_app.command("issue-key")
+def stores_issue_key(store: str, terminal: str) -> None:
+    """Issue a new API key for a till; the old key stops working."""
+    with context.new_uow() as uow:
+        try:
+            key = catalog_service.terminal_issue_key(uow, store_code=store, terminal_code=terminal)
+        except DomainError as exc:
+            fail(exc)
+            return
+        uow.commit()
+    console.print(f"till {store}/{terminal} API key (shown once): [bold]{key.api_key}[/bold]")
+
+
+@stores_app.command("revoke-key")
+def stores_revoke_key(store: str, terminal: str) -> None:
+    """Revoke a till's API key."""
+    with context.new_uow() as uow:
+        try:
+            catalog_service.terminal_revoke_key(uow, store_code=store, terminal_code=terminal)
+        except DomainError as exc:
+            fail(exc)
+        uow.commit()
+    console.print(f"till {store}/{terminal} key revoked")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,15 @@
+"""The whole schema: importing this module registers every domain's tables."""
+
+from __future__ import annotations
+
+from regulars.catalog import models as catalog_models
+from regulars.core.db import Base
+from regulars.imports import models as imports_models
+from regulars.members import models as members_models
+from regulars.sales import models as sales_models
+from regulars.staff import models as staff_models
+
+metadata = Base.metadata
+MODEL_MODULES = (members_models, catalog_models, sales_models, staff_models, imports_models)
+
+__all__ = ["MODEL_MODULES", "metadata"]

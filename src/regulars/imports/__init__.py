@@ -1,0 +1,1 @@
+"""Bulk import of members, products and receipts from CSV or Parquet files."""

@@ -1,0 +1,1 @@
+"""Members: registration, profile, household, consent, lookup and merge."""

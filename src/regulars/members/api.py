@@ -1,0 +1,98 @@
+"""Staff API of the members domain (the till's identify call lives with the till API)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from regulars.core.web import UowDep
+from regulars.members import queries, service
+from regulars.members.schemas import (
+    ConsentIn,
+    ConsentRead,
+    MemberCreate,
+    MemberRead,
+    MemberSummary,
+    MemberUpdate,
+    MergeRead,
+    MergeRequest,
+)
+from regulars.staff.api import require
+from regulars.staff.models import StaffAccount
+
+router = APIRouter(prefix="/api/v1/members", tags=["members"])
+Reader = Annotated[StaffAccount, Depends(require("members.read"))]
+Writer = Annotated[StaffAccount, Depends(require("members.write"))]
+Merger = Annotated[StaffAccount, Depends(require("members.merge"))]
+
+
+@router.get("", response_model=list[MemberSummary])
+def search_members(
+    uow: UowDep,
+    _who: Reader,
+    q: Annotated[str | None, Query(max_length=100, description="mobile, card number or name")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[MemberSummary]:
+    """Find members by mobile, card number or name."""
+    found = queries.member_search(uow.session, text=q, limit=limit, offset=offset)
+    return [queries.member_summary(m) for m in found]
+
+
+@router.post("", response_model=MemberRead, status_code=201)
+def register_member(uow: UowDep, data: MemberCreate, _who: Writer) -> MemberRead:
+    """Register a member by mobile number or card number."""
+    member = service.member_register(uow, data=data, source="staff")
+    read = queries.member_read(uow.session, member)
+    uow.commit()
+    return read
+
+
+@router.get("/{member_id}", response_model=MemberRead)
+def get_member(uow: UowDep, member_id: int, _who: Reader) -> MemberRead:
+    """A member's profile."""
+    return queries.member_read(uow.session, queries.member_get(uow.session, member_id=member_id))
+
+
+@router.patch("/{member_id}", response_model=MemberRead)
+def update_member(uow: UowDep, member_id: int, data: MemberUpdate, _who: Writer) -> MemberRead:
+    """Change a member's data."""
+    member = service.member_update(uow, member_id=member_id, data=data)
+    read = queries.member_read(uow.session, member)
+    uow.commit()
+    return read
+
+
+@router.post("/{member_id}/consents", response_model=list[ConsentRead], status_code=201)
+def set_consent(uow: UowDep, member_id: int, data: ConsentIn, _who: Writer) -> list[ConsentRead]:
+    """Grant or withdraw consent for a purpose on a channel; returns the consents in force."""
+    service.consent_set(uow, member_id=member_id, consent=data)
+    current = [ConsentRead.model_validate(c) for c in queries.consents_current(uow.session, member_id=member_id)]
+    uow.commit()
+    return current
+
+
+@router.get("/{member_id}/consents/history", response_model=list[ConsentRead])
+def consent_history(uow: UowDep, member_id: int, _who: Reader) -> list[ConsentRead]:
+    """Every grant and withdrawal, oldest first."""
+    queries.member_get(uow.session, member_id=member_id)
+    return [ConsentRead.model_validate(c) for c in queries.consent_history(uow.session, member_id=member_id)]
+
+
+@router.post("/merge", response_model=MergeRead, status_code=201)
+def merge_members(uow: UowDep, data: MergeRequest, who: Merger) -> MergeRead:
+    """Merge a duplicate member into a survivor; everything moves and the merge is recorded."""
+    record = service.member_merge(
+        uow, survivor_id=data.survivor_id, merged_id=data.merged_id, actor=who.username, reason=data.reason
+    )
+    read = MergeRead.model_validate(record)
+    uow.commit()
+    return read
+
+
+@router.get("/{member_id}/merges", response_model=list[MergeRead])
+def member_merges(uow: UowDep, member_id: int, _who: Reader) -> list[MergeRead]:
+    """The merges this member took part in."""
+    queries.member_get(uow.session, member_id=member_id)
+    return [MergeRead.model_validate(m) for m in queries.merges_of(uow.session, member_id=member_id)]

@@ -1,0 +1,187 @@
+"""Reads of the members domain."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from regulars.core.crypto import get_cipher
+from regulars.core.errors import NotFound
+from regulars.core.i18n import _
+from regulars.members import rules
+from regulars.members.models import ConsentEvent, Member, MemberMerge
+from regulars.members.schemas import ConsentRead, MemberRead, MemberSummary
+
+
+def member_get(session: Session, *, member_id: int) -> Member:
+    """Return a member by id or raise ``NotFound``."""
+    member = session.get(Member, member_id)
+    if member is None:
+        raise NotFound(_("member {id} not found"), field="member_id", id=member_id)
+    return member
+
+
+def member_resolve(session: Session, *, member_id: int) -> Member:
+    """Return the member, following merges to the surviving record."""
+    member = member_get(session, member_id=member_id)
+    seen = {member.id}
+    while member.merged_into_id is not None and member.merged_into_id not in seen:
+        seen.add(member.merged_into_id)
+        member = member_get(session, member_id=member.merged_into_id)
+    return member
+
+
+def member_by_mobile(session: Session, *, mobile_e164: str) -> Member | None:
+    """Find a member by mobile through its blind index (no decryption of other rows)."""
+    index = get_cipher().blind_index(mobile_e164)
+    return session.scalars(select(Member).where(Member.mobile_index == index)).first()
+
+
+def member_by_card(session: Session, *, card_no: str) -> Member | None:
+    """Find a member by card number."""
+    return session.scalars(select(Member).where(Member.card_no == card_no)).first()
+
+
+def member_identify(
+    session: Session,
+    *,
+    mobile: str | None = None,
+    card_no: str | None = None,
+    member_code: str | None = None,
+) -> Member:
+    """Identify a member at the till by mobile, card number or member code (merges followed)."""
+    found: Member | None = None
+    field = "mobile"
+    if mobile:
+        found = member_by_mobile(session, mobile_e164=rules.normalise_mobile(mobile))
+    elif card_no:
+        field = "card_no"
+        found = member_by_card(session, card_no=card_no)
+    elif member_code:
+        field = "member_code"
+        found = session.get(Member, rules.parse_member_code(member_code))
+    if found is None:
+        raise NotFound(_("no member matches this {field}"), field=field)
+    member = member_resolve(session, member_id=found.id)
+    if member.status == "erased":
+        raise NotFound(_("no member matches this {field}"), field=field)
+    return member
+
+
+def member_search(
+    session: Session, *, text: str | None = None, limit: int = 50, offset: int = 0
+) -> list[Member]:
+    """Find members by mobile, card number or (part of) name, newest first."""
+    query = select(Member).where(Member.status != "merged")
+    if text:
+        text = text.strip()
+        digits = text.replace(" ", "").replace("-", "")
+        by_mobile: Member | None = None
+        if digits.lstrip("+").isdigit() and len(digits) >= 11:
+            try:
+                by_mobile = member_by_mobile(session, mobile_e164=rules.normalise_mobile(digits))
+            except Exception:  # noqa: BLE001 - not a phone number: search the other fields
+                by_mobile = None
+        if by_mobile is not None:
+            return [by_mobile]
+        pattern = f"%{text.lower()}%"
+        query = query.where(
+            (Member.card_no == text) | (func.lower(Member.name).like(pattern))
+        )
+    query = query.order_by(Member.id.desc()).limit(limit).offset(offset)
+    return list(session.scalars(query))
+
+
+def consents_current(session: Session, *, member_id: int) -> list[ConsentEvent]:
+    """The consent in force per purpose and channel (the newest event of each)."""
+    events = session.scalars(
+        select(ConsentEvent)
+        .where(ConsentEvent.member_id == member_id)
+        .order_by(ConsentEvent.at, ConsentEvent.id)
+    )
+    latest: dict[tuple[str, str], ConsentEvent] = {}
+    for event in events:
+        latest[(event.purpose, event.channel)] = event
+    return [latest[key] for key in sorted(latest)]
+
+
+def consent_history(session: Session, *, member_id: int) -> list[ConsentEvent]:
+    """Every consent event of a member, oldest first."""
+    return list(
+        session.scalars(
+            select(ConsentEvent)
+            .where(ConsentEvent.member_id == member_id)
+            .order_by(ConsentEvent.at, ConsentEvent.id)
+        )
+    )
+
+
+def has_consent(session: Session, *, member_id: int, purpose: str, channel: str) -> bool:
+    """Tell whether the member currently consents to ``purpose`` on ``channel``."""
+    event = session.scalars(
+        select(ConsentEvent)
+        .where(
+            ConsentEvent.member_id == member_id,
+            ConsentEvent.purpose == purpose,
+            ConsentEvent.channel == channel,
+        )
+        .order_by(ConsentEvent.at.desc(), ConsentEvent.id.desc())
+    ).first()
+    return bool(event and event.granted)
+
+
+def merges_of(session: Session, *, member_id: int) -> list[MemberMerge]:
+    """Merges in which the member survived or was absorbed."""
+    return list(
+        session.scalars(
+            select(MemberMerge)
+            .where((MemberMerge.survivor_id == member_id) | (MemberMerge.merged_id == member_id))
+            .order_by(MemberMerge.merged_at)
+        )
+    )
+
+
+def member_read(session: Session, member: Member) -> MemberRead:
+    """Build the staff view of a member (address decrypted, mobile masked)."""
+    consents = [ConsentRead.model_validate(c) for c in consents_current(session, member_id=member.id)]
+    return MemberRead(
+        id=member.id,
+        member_code=rules.member_code(member.id),
+        card_no=member.card_no,
+        mobile_masked=member.mobile_masked,
+        name=member.name,
+        status=member.status,
+        gender=member.gender,
+        birthday=member.birthday,
+        address=get_cipher().decrypt(member.address_enc),
+        community=member.community,
+        occupation=member.occupation,
+        hobbies=member.hobbies or [],
+        preferences=member.preferences or [],
+        delivery_needs=member.delivery_needs,
+        first_purchase_at=member.first_purchase_at,
+        first_purchase_category=member.first_purchase_category,
+        household_size=member.household_size,
+        children_birth_years=member.children_birth_years or [],
+        pets=member.pets or [],
+        household_composition=member.household_composition,
+        age_band=member.age_band,
+        income_band=member.income_band,
+        merged_into_id=member.merged_into_id,
+        source=member.source,
+        is_demo=member.is_demo,
+        created_at=member.created_at,
+        consents=consents,
+    )
+
+
+def member_summary(member: Member) -> MemberSummary:
+    """The short view of a member (tills, search lists)."""
+    return MemberSummary(
+        id=member.id,
+        member_code=rules.member_code(member.id),
+        card_no=member.card_no,
+        mobile_masked=member.mobile_masked,
+        name=member.name,
+        status=member.status,
+    )

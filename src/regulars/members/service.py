@@ -1,0 +1,205 @@
+"""Writes of the members domain. Services flush but never commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table, func, select, update
+
+from regulars.core.crypto import get_cipher
+from regulars.core.db import Base
+from regulars.core.errors import Conflict, InvalidInput
+from regulars.core.i18n import _
+from regulars.core.timeutil import utcnow
+from regulars.core.uow import UnitOfWork
+from regulars.members import rules
+from regulars.members.models import ConsentEvent, Member, MemberMerge
+from regulars.members.queries import member_by_card, member_by_mobile, member_get
+from regulars.members.schemas import ConsentIn, MemberCreate, MemberUpdate
+
+_PLAIN_FIELDS = (
+    "name",
+    "gender",
+    "birthday",
+    "community",
+    "occupation",
+    "hobbies",
+    "preferences",
+    "delivery_needs",
+    "household_size",
+    "children_birth_years",
+    "pets",
+)
+
+
+def _set_mobile(uow: UnitOfWork, member: Member, mobile: str) -> None:
+    """Store a (normalised) mobile encrypted, indexed and masked; refuse one in use."""
+    e164 = rules.normalise_mobile(mobile)
+    other = member_by_mobile(uow.session, mobile_e164=e164)
+    if other is not None and other.id != member.id:
+        raise Conflict(_("mobile number is already registered"), field="mobile")
+    cipher = get_cipher()
+    member.mobile_enc = cipher.encrypt(e164)
+    member.mobile_index = cipher.blind_index(e164)
+    member.mobile_masked = rules.mask_mobile(e164)
+
+
+def _set_card(uow: UnitOfWork, member: Member, card_no: str) -> None:
+    """Give the member a card number; refuse one in use."""
+    other = member_by_card(uow.session, card_no=card_no)
+    if other is not None and other.id != member.id:
+        raise Conflict(_("card number is already registered"), field="card_no")
+    member.card_no = card_no
+
+
+def member_register(
+    uow: UnitOfWork,
+    *,
+    data: MemberCreate,
+    source: str = "staff",
+    external_ref: str | None = None,
+    is_demo: bool = False,
+) -> Member:
+    """Register a member by mobile number or card number, with optional profile and consents."""
+    member = Member(source=source, external_ref=external_ref, is_demo=is_demo, status="active")
+    for name in _PLAIN_FIELDS:
+        setattr(member, name, getattr(data, name))
+    member.address_enc = get_cipher().encrypt(data.address)
+    if data.mobile:
+        _set_mobile(uow, member, data.mobile)
+    if data.card_no:
+        _set_card(uow, member, data.card_no)
+    uow.session.add(member)
+    uow.flush()
+    for consent in data.consents:
+        consent_set(uow, member_id=member.id, consent=consent)
+    return member
+
+
+def member_update(uow: UnitOfWork, *, member_id: int, data: MemberUpdate) -> Member:
+    """Change the fields present in ``data``; mobile and card stay unique."""
+    member = member_get(uow.session, member_id=member_id)
+    if member.status != "active":
+        raise Conflict(_("member {id} is {status} and cannot be changed"), id=member_id, status=member.status)
+    sent = data.model_fields_set
+    for name in _PLAIN_FIELDS:
+        if name in sent:
+            value = getattr(data, name)
+            if name in ("hobbies", "preferences", "children_birth_years", "pets") and value is None:
+                value = []
+            setattr(member, name, value)
+    if "address" in sent:
+        member.address_enc = get_cipher().encrypt(data.address)
+    if "mobile" in sent and data.mobile:
+        _set_mobile(uow, member, data.mobile)
+    if "card_no" in sent and data.card_no:
+        _set_card(uow, member, data.card_no)
+    uow.flush()
+    return member
+
+
+def consent_set(uow: UnitOfWork, *, member_id: int, consent: ConsentIn) -> ConsentEvent:
+    """Record a grant or withdrawal of consent (a new event; history is never rewritten)."""
+    member_get(uow.session, member_id=member_id)
+    event = ConsentEvent(
+        member_id=member_id,
+        purpose=consent.purpose,
+        channel=consent.channel,
+        granted=consent.granted,
+        source=consent.source,
+        note=consent.note,
+        at=utcnow(),
+    )
+    uow.session.add(event)
+    uow.flush()
+    return event
+
+
+def _member_references() -> list[tuple[Table, str]]:
+    """Every (table, column) with a foreign key to ``member.id`` that follows a merge.
+
+    Found from the schema rather than listed, so a table added by a later domain (points,
+    tickets, lists) moves with the member without this domain importing it. A column opts
+    out with ``info={"merge": False}``.
+    """
+    found: list[tuple[Table, str]] = []
+    for table in Base.metadata.sorted_tables:
+        if table.name in ("member", "member_merge"):
+            continue
+        for column in table.columns:
+            if column.info.get("merge", True) is False:
+                continue
+            if any(fk.column.table.name == "member" for fk in column.foreign_keys):
+                found.append((table, column.name))
+    return found
+
+
+def member_merge(
+    uow: UnitOfWork, *, survivor_id: int, merged_id: int, actor: str, reason: str | None = None
+) -> MemberMerge:
+    """Merge a duplicate member into the survivor.
+
+    Everything that refers to the duplicate (receipts, consents, and any later domain's
+    rows) moves to the survivor; the survivor keeps its own identity and gains the
+    duplicate's missing fields; the duplicate stays as a ``merged`` tombstone pointing to
+    the survivor, so replayed receipts and old cards still resolve.
+    """
+    if survivor_id == merged_id:
+        raise InvalidInput(_("a member cannot be merged into itself"), field="merged_id")
+    survivor = member_get(uow.session, member_id=survivor_id)
+    merged = member_get(uow.session, member_id=merged_id)
+    for who, field in ((survivor, "survivor_id"), (merged, "merged_id")):
+        if who.status != "active":
+            raise Conflict(_("member {id} is {status} and cannot be merged"), field=field, id=who.id, status=who.status)
+    moved: dict[str, int] = {}
+    for table, column in _member_references():
+        result = uow.session.execute(
+            update(table).where(table.c[column] == merged_id).values({column: survivor_id})
+        )
+        count = int(getattr(result, "rowcount", 0) or 0)
+        if count:
+            moved[f"{table.name}.{column}"] = count
+    filled: list[str] = []
+    for name in (*_PLAIN_FIELDS, "address_enc", "household_composition", "age_band", "income_band"):
+        if getattr(survivor, name) in (None, [], "") and getattr(merged, name) not in (None, [], ""):
+            setattr(survivor, name, getattr(merged, name))
+            filled.append(name)
+    if merged.first_purchase_at is not None and (
+        survivor.first_purchase_at is None or merged.first_purchase_at < survivor.first_purchase_at
+    ):
+        survivor.first_purchase_at = merged.first_purchase_at
+        survivor.first_purchase_category = merged.first_purchase_category
+    # The duplicate's identifiers pass to the survivor when it has none; unique columns
+    # are cleared on the tombstone first so the constraint never sees them twice.
+    identity: dict[str, Any] = {}
+    if survivor.mobile_index is None and merged.mobile_index is not None:
+        identity.update(
+            mobile_enc=merged.mobile_enc, mobile_index=merged.mobile_index, mobile_masked=merged.mobile_masked
+        )
+    if survivor.card_no is None and merged.card_no is not None:
+        identity["card_no"] = merged.card_no
+    if identity:
+        for name in identity:
+            setattr(merged, name, None)
+        uow.flush()
+        for name, value in identity.items():
+            setattr(survivor, name, value)
+        filled.extend(k for k in identity if k != "mobile_enc")
+    merged.status = "merged"
+    merged.merged_into_id = survivor.id
+    record = MemberMerge(
+        survivor_id=survivor.id,
+        merged_id=merged.id,
+        actor=actor,
+        reason=reason,
+        merged_at=utcnow(),
+        details={"moved": moved, "filled": sorted(filled)},
+    )
+    uow.session.add(record)
+    uow.flush()
+    return record
+
+
+def member_count(uow: UnitOfWork) -> int:
+    """Number of member records (any status)."""
+    return int(uow.session.scalar(select(func.count()).select_from(Member)) or 0)

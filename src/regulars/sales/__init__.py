@@ -1,0 +1,1 @@
+"""Sales: receipts and returns from every till, recorded exactly once."""

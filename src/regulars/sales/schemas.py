@@ -1,0 +1,176 @@
+"""Request and response models of the sales domain (what a till sends and gets back)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+from stdnum import luhn
+
+from regulars.catalog.schemas import Barcode
+from regulars.core.schemas import ReadSchema, Schema
+from regulars.members.schemas import CardNo, Mobile
+
+Money = Annotated[Decimal, Field(ge=Decimal("-10000000"), le=Decimal("10000000"), max_digits=12, decimal_places=2)]
+PositiveMoney = Annotated[Decimal, Field(ge=0, le=Decimal("10000000"), max_digits=12, decimal_places=2)]
+Qty = Annotated[Decimal, Field(gt=0, le=Decimal("100000"), max_digits=10, decimal_places=3)]
+ReceiptNo = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_./-]+$")]
+Sku = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z_.-]+$")]
+PaymentMethod = Literal["cash", "bank_card", "wechat_pay", "alipay", "voucher", "points", "stored_value", "other"]
+
+
+def _no_card_number(value: str) -> str:
+    """Refuse anything that looks like a payment card number: Regulars never stores one."""
+    digits = "".join(ch for ch in value if ch.isdigit())
+    if 13 <= len(digits) <= 19 and luhn.is_valid(digits):
+        raise ValueError("payment references must not contain a card number")
+    return value
+
+
+class MemberRef(Schema):
+    """How the till names the member: one of id, card number, mobile or member code."""
+
+    member_id: Annotated[int, Field(ge=1)] | None = None
+    card_no: CardNo | None = None
+    mobile: Mobile | None = None
+    member_code: Annotated[str, Field(min_length=1, max_length=20)] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> MemberRef:
+        given = [v for v in (self.member_id, self.card_no, self.mobile, self.member_code) if v]
+        if len(given) != 1:
+            raise ValueError("give exactly one of member_id, card_no, mobile or member_code")
+        return self
+
+
+class LineIn(Schema):
+    """One product line: the product by barcode or SKU, quantity, price, discount, amount."""
+
+    barcode: Barcode | None = None
+    sku: Sku | None = None
+    quantity: Qty
+    unit_price: PositiveMoney
+    discount: PositiveMoney = Decimal("0")
+    amount: Money
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LineIn:
+        if not self.barcode and not self.sku:
+            raise ValueError("a line needs a barcode or a sku")
+        expected = (self.quantity * self.unit_price - self.discount).quantize(Decimal("0.01"))
+        if abs(expected - self.amount) > Decimal("0.01"):
+            raise ValueError(
+                f"amount {self.amount} is not quantity × unit_price − discount ({expected})"
+            )
+        return self
+
+
+class PaymentIn(Schema):
+    """One payment of the receipt's summary; never a card number."""
+
+    method: PaymentMethod
+    amount: Money
+    reference: Annotated[str, Field(max_length=64), AfterValidator(_no_card_number)] | None = None
+
+
+class ReceiptIn(Schema):
+    """A checkout as the till sends it. The store and terminal come from the till's key."""
+
+    receipt_no: ReceiptNo
+    occurred_at: datetime
+    cashier: Annotated[str, Field(max_length=64)] | None = None
+    member: MemberRef | None = None
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=500)]
+    payments: Annotated[list[PaymentIn], Field(max_length=10)] = []
+    total: Money | None = None
+
+    @model_validator(mode="after")
+    def _totals(self) -> ReceiptIn:
+        if self.occurred_at.tzinfo is None:
+            raise ValueError("occurred_at must carry a time zone (e.g. +08:00 or Z)")
+        line_total = sum((line.amount for line in self.lines), Decimal("0"))
+        if self.total is not None and self.total != line_total:
+            raise ValueError(f"total {self.total} differs from the sum of the lines ({line_total})")
+        if self.payments:
+            paid = sum((p.amount for p in self.payments), Decimal("0"))
+            if paid != line_total:
+                raise ValueError(f"payments {paid} differ from the receipt total ({line_total})")
+        return self
+
+
+class ReturnLineIn(Schema):
+    """A returned quantity of one line of the original receipt."""
+
+    line_no: Annotated[int, Field(ge=1, le=500)]
+    quantity: Qty
+    amount: PositiveMoney | None = None
+
+
+class ReturnIn(Schema):
+    """A return at a till, linked to the original receipt."""
+
+    receipt_no: ReceiptNo
+    occurred_at: datetime
+    cashier: Annotated[str, Field(max_length=64)] | None = None
+    original_store: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    original_terminal: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    original_receipt_no: ReceiptNo
+    lines: Annotated[list[ReturnLineIn], Field(min_length=1, max_length=500)]
+    payments: Annotated[list[PaymentIn], Field(max_length=10)] = []
+    reason: Annotated[str, Field(max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _aware(self) -> ReturnIn:
+        if self.occurred_at.tzinfo is None:
+            raise ValueError("occurred_at must carry a time zone (e.g. +08:00 or Z)")
+        if len({line.line_no for line in self.lines}) != len(self.lines):
+            raise ValueError("each original line may appear once in a return")
+        return self
+
+
+class ReceiptAnswer(Schema):
+    """What the till gets back; a replay gets exactly the first answer."""
+
+    receipt_id: int
+    kind: str
+    store: str
+    terminal: str
+    receipt_no: str
+    member_id: int | None
+    total: Decimal
+    line_count: int
+    recorded_at: datetime
+
+
+class LineRead(ReadSchema):
+    """A receipt line as staff see it."""
+
+    line_no: int
+    product_id: int
+    quantity: Decimal
+    unit_price: Decimal
+    discount: Decimal
+    amount: Decimal
+    original_line_id: int | None
+
+
+class ReceiptRead(ReadSchema):
+    """A receipt with its lines."""
+
+    id: int
+    store_id: int
+    terminal_id: int
+    receipt_no: str
+    kind: str
+    occurred_at: datetime
+    cashier: str | None
+    member_id: int | None
+    original_receipt_id: int | None
+    total: Decimal
+    discount_total: Decimal
+    line_count: int
+    payments: list[dict[str, object]]
+    source: str
+    lines: list[LineRead] = []

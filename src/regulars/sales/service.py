@@ -1,0 +1,346 @@
+"""Writes of the sales domain: receipts and returns, each recorded exactly once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from regulars.catalog.models import Product, Store, Terminal
+from regulars.catalog.queries import products_by_keys
+from regulars.catalog.service import product_placeholder
+from regulars.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from regulars.core.i18n import _
+from regulars.core.timeutil import utcnow
+from regulars.core.uow import UnitOfWork
+from regulars.members.models import Member
+from regulars.members.queries import member_identify, member_resolve
+from regulars.sales.models import Receipt, ReceiptLine
+from regulars.sales.schemas import MemberRef, ReceiptAnswer, ReceiptIn, ReturnIn
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The answer to a till and whether it is a replay of an earlier identical request."""
+
+    answer: dict[str, Any]
+    replayed: bool
+
+
+def content_hash(payload: dict[str, Any]) -> str:
+    """Hash of a request's canonical JSON, to tell a replay from a conflicting reuse."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _existing(uow: UnitOfWork, store_id: int, terminal_id: int, receipt_no: str) -> Receipt | None:
+    return uow.session.scalars(
+        select(Receipt).where(
+            Receipt.store_id == store_id,
+            Receipt.terminal_id == terminal_id,
+            Receipt.receipt_no == receipt_no,
+        )
+    ).first()
+
+
+def _replay(existing: Receipt, digest: str) -> Recorded:
+    """The first answer for an identical replay; 409 for the same key with other content."""
+    if existing.content_hash != digest:
+        raise Conflict(
+            _("receipt {receipt_no} was already recorded with different content"),
+            field="receipt_no",
+            receipt_no=existing.receipt_no,
+        )
+    return Recorded(answer=existing.response, replayed=True)
+
+
+def _insert_once(uow: UnitOfWork, values: dict[str, Any]) -> int | None:
+    """Insert a receipt row unless its key exists; return the new id or ``None``.
+
+    ``ON CONFLICT DO NOTHING`` makes two tills racing with the same key safe on
+    PostgreSQL (the second waits for the first and then inserts nothing) without a
+    savepoint; SQLite serialises writers anyway.
+    """
+    dialect = uow.session.get_bind().dialect.name
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        builder(Receipt)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["store_id", "terminal_id", "receipt_no"])
+        .returning(Receipt.id)
+    )
+    return uow.session.execute(stmt).scalar_one_or_none()
+
+
+def _member_for(uow: UnitOfWork, ref: MemberRef | None) -> Member | None:
+    if ref is None:
+        return None
+    try:
+        if ref.member_id is not None:
+            member = member_resolve(uow.session, member_id=ref.member_id)
+        else:
+            member = member_identify(
+                uow.session, mobile=ref.mobile, card_no=ref.card_no, member_code=ref.member_code
+            )
+    except (NotFound, InvalidInput) as exc:
+        raise InvalidInput(_("member not found"), field="member") from exc
+    if member.status != "active":
+        raise InvalidInput(_("member not found"), field="member")
+    return member
+
+
+def _product_ids(uow: UnitOfWork, data: ReceiptIn) -> list[int]:
+    """Product id of every line; an unknown barcode or SKU becomes a product to review."""
+    by_barcode, by_sku = products_by_keys(
+        uow.session,
+        barcodes=[line.barcode for line in data.lines if line.barcode],
+        skus=[line.sku for line in data.lines if line.sku and not line.barcode],
+    )
+    ids: list[int] = []
+    for line in data.lines:
+        found = by_barcode.get(line.barcode) if line.barcode else by_sku.get(line.sku or "")
+        if found is None:
+            product = product_placeholder(uow, barcode=line.barcode, sku=None if line.barcode else line.sku)
+            found = product.id
+            if line.barcode:
+                by_barcode[line.barcode] = found
+            else:
+                by_sku[line.sku or ""] = found
+        ids.append(found)
+    return ids
+
+
+def _note_first_purchase(uow: UnitOfWork, member: Member, receipt_id: int, when: Any) -> None:
+    """Keep the member's first purchase (date and main department) derived from receipts."""
+    if member.first_purchase_at is not None and member.first_purchase_at <= when:
+        return
+    department = uow.session.execute(
+        select(Product.department)
+        .join(ReceiptLine, ReceiptLine.product_id == Product.id)
+        .where(ReceiptLine.receipt_id == receipt_id)
+        .order_by(ReceiptLine.amount.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    member.first_purchase_at = when
+    member.first_purchase_category = department
+
+
+def receipt_record(
+    uow: UnitOfWork, *, store: Store, terminal: Terminal, data: ReceiptIn, source: str = "till"
+) -> Recorded:
+    """Record a checkout once; a replay returns the first answer, other content 409."""
+    digest = content_hash(data.model_dump(mode="json"))
+    existing = _existing(uow, store.id, terminal.id, data.receipt_no)
+    if existing is not None:
+        return _replay(existing, digest)
+    member = _member_for(uow, data.member)
+    product_ids = _product_ids(uow, data)
+    total = sum((line.amount for line in data.lines), Decimal("0"))
+    discount = sum((line.discount for line in data.lines), Decimal("0"))
+    payments = [p.model_dump(mode="json", exclude_none=True) for p in data.payments]
+    now = utcnow()
+    receipt_id = _insert_once(
+        uow,
+        {
+            "store_id": store.id,
+            "terminal_id": terminal.id,
+            "receipt_no": data.receipt_no,
+            "kind": "sale",
+            "occurred_at": data.occurred_at,
+            "cashier": data.cashier,
+            "member_id": member.id if member else None,
+            "total": total,
+            "discount_total": discount,
+            "line_count": len(data.lines),
+            "payments": payments,
+            "content_hash": digest,
+            "response": {},
+            "source": source,
+            "recorded_at": now,
+        },
+    )
+    if receipt_id is None:
+        # Another till request with this key committed between our read and our insert.
+        raced = _existing(uow, store.id, terminal.id, data.receipt_no)
+        if raced is None:  # pragma: no cover - the conflict row cannot vanish
+            raise Conflict(_("receipt {receipt_no} is being recorded"), field="receipt_no", receipt_no=data.receipt_no)
+        return _replay(raced, digest)
+    uow.session.execute(
+        insert(ReceiptLine),
+        [
+            {
+                "receipt_id": receipt_id,
+                "line_no": n,
+                "product_id": product_id,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "discount": line.discount,
+                "amount": line.amount,
+            }
+            for n, (line, product_id) in enumerate(zip(data.lines, product_ids, strict=True), start=1)
+        ],
+    )
+    answer = ReceiptAnswer(
+        receipt_id=receipt_id,
+        kind="sale",
+        store=store.code,
+        terminal=terminal.code,
+        receipt_no=data.receipt_no,
+        member_id=member.id if member else None,
+        total=total,
+        line_count=len(data.lines),
+        recorded_at=now,
+    ).model_dump(mode="json")
+    uow.session.execute(update(Receipt).where(Receipt.id == receipt_id).values(response=answer))
+    if member is not None:
+        _note_first_purchase(uow, member, receipt_id, data.occurred_at)
+    uow.flush()
+    return Recorded(answer=answer, replayed=False)
+
+
+def _original_receipt(uow: UnitOfWork, store: Store, data: ReturnIn) -> Receipt:
+    """Find the receipt being returned against, locked against concurrent returns."""
+    store_id = store.id
+    if data.original_store and data.original_store != store.code:
+        other = uow.session.scalars(select(Store).where(Store.code == data.original_store)).first()
+        if other is None:
+            raise InvalidInput(_("store {code} not found"), field="original_store", code=data.original_store)
+        store_id = other.id
+    query = select(Receipt).where(
+        Receipt.store_id == store_id, Receipt.receipt_no == data.original_receipt_no, Receipt.kind == "sale"
+    )
+    if data.original_terminal:
+        query = query.join(Terminal, Terminal.id == Receipt.terminal_id).where(
+            Terminal.code == data.original_terminal
+        )
+    found = list(uow.session.scalars(query.with_for_update()))
+    if not found:
+        raise InvalidInput(
+            _("original receipt {receipt_no} not found"), field="original_receipt_no", receipt_no=data.original_receipt_no
+        )
+    if len(found) > 1:
+        raise InvalidInput(
+            _("several tills used receipt number {receipt_no}; name the original terminal"),
+            field="original_terminal",
+            receipt_no=data.original_receipt_no,
+        )
+    return found[0]
+
+
+def return_record(
+    uow: UnitOfWork, *, store: Store, terminal: Terminal, data: ReturnIn, source: str = "till"
+) -> Recorded:
+    """Record a return once: negative lines linked to the original lines, never more than bought."""
+    digest = content_hash(data.model_dump(mode="json"))
+    existing = _existing(uow, store.id, terminal.id, data.receipt_no)
+    if existing is not None:
+        return _replay(existing, digest)
+    original = _original_receipt(uow, store, data)
+    lines = {
+        line.line_no: line
+        for line in uow.session.scalars(select(ReceiptLine).where(ReceiptLine.receipt_id == original.id))
+    }
+    returned_before = dict(
+        uow.session.execute(
+            select(ReceiptLine.original_line_id, func.sum(ReceiptLine.quantity))
+            .where(ReceiptLine.original_line_id.in_([line.id for line in lines.values()]))
+            .group_by(ReceiptLine.original_line_id)
+        ).tuples()
+    )
+    rows: list[dict[str, Any]] = []
+    total = Decimal("0")
+    discount_total = Decimal("0")
+    for index, item in enumerate(data.lines):
+        line = lines.get(item.line_no)
+        if line is None:
+            raise InvalidInput(
+                _("receipt {receipt_no} has no line {line_no}"),
+                field=f"lines[{index}].line_no",
+                receipt_no=original.receipt_no,
+                line_no=item.line_no,
+            )
+        already = -Decimal(returned_before.get(line.id) or 0)
+        if already + item.quantity > line.quantity:
+            raise RuleViolation(
+                _("cannot return {quantity}: {bought} bought, {returned} already returned"),
+                field=f"lines[{index}].quantity",
+                quantity=item.quantity,
+                bought=line.quantity,
+                returned=already,
+            )
+        share = item.quantity / line.quantity
+        amount = item.amount if item.amount is not None else (line.amount * share).quantize(CENT, ROUND_HALF_UP)
+        if amount > line.amount:
+            raise RuleViolation(
+                _("refund {amount} exceeds the line's amount {paid}"),
+                field=f"lines[{index}].amount",
+                amount=amount,
+                paid=line.amount,
+            )
+        line_discount = (line.discount * share).quantize(CENT, ROUND_HALF_UP)
+        total -= amount
+        discount_total -= line_discount
+        rows.append(
+            {
+                "line_no": index + 1,
+                "product_id": line.product_id,
+                "quantity": -item.quantity,
+                "unit_price": line.unit_price,
+                "discount": -line_discount,
+                "amount": -amount,
+                "original_line_id": line.id,
+            }
+        )
+    member_id = original.member_id
+    if member_id is not None:
+        member_id = member_resolve(uow.session, member_id=member_id).id
+    payments = [p.model_dump(mode="json", exclude_none=True) for p in data.payments]
+    now = utcnow()
+    receipt_id = _insert_once(
+        uow,
+        {
+            "store_id": store.id,
+            "terminal_id": terminal.id,
+            "receipt_no": data.receipt_no,
+            "kind": "return",
+            "occurred_at": data.occurred_at,
+            "cashier": data.cashier,
+            "member_id": member_id,
+            "original_receipt_id": original.id,
+            "total": total,
+            "discount_total": discount_total,
+            "line_count": len(rows),
+            "payments": payments,
+            "content_hash": digest,
+            "response": {},
+            "source": source,
+            "recorded_at": now,
+        },
+    )
+    if receipt_id is None:
+        raced = _existing(uow, store.id, terminal.id, data.receipt_no)
+        if raced is None:  # pragma: no cover
+            raise Conflict(_("receipt {receipt_no} is being recorded"), field="receipt_no", receipt_no=data.receipt_no)
+        return _replay(raced, digest)
+    uow.session.execute(insert(ReceiptLine), [{**row, "receipt_id": receipt_id} for row in rows])
+    answer = ReceiptAnswer(
+        receipt_id=receipt_id,
+        kind="return",
+        store=store.code,
+        terminal=terminal.code,
+        receipt_no=data.receipt_no,
+        member_id=member_id,
+        total=total,
+        line_count=len(rows),
+        recorded_at=now,
+    ).model_dump(mode="json")
+    uow.session.execute(update(Receipt).where(Receipt.id == receipt_id).values(response=answer))
+    uow.flush()
+    return Recorded(answer=answer, replayed=False)

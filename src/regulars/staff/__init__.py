@@ -1,0 +1,1 @@
+"""Staff: accounts, roles and authentication for the staff API and pages."""

@@ -1,0 +1,76 @@
+"""Staff API: login for a bearer token, accounts (admin), and the permission dependency."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from regulars.core.errors import Forbidden, Unauthorized
+from regulars.core.i18n import _
+from regulars.core.web import UowDep
+from regulars.staff import rules, service
+from regulars.staff.models import StaffAccount
+from regulars.staff.schemas import LoginRequest, StaffCreate, StaffCreated, StaffRead, TokenRead
+
+router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
+_bearer = HTTPBearer(auto_error=False, description="Staff token from POST /api/v1/staff/login")
+
+
+def current_staff(
+    uow: UowDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
+) -> StaffAccount:
+    """The staff account behind the bearer token, or 401."""
+    if credentials is None:
+        raise Unauthorized(_("log in first"))
+    return service.token_verify(uow, token=credentials.credentials)
+
+
+def require(permission: str) -> Callable[..., StaffAccount]:
+    """Dependency factory: the current staff account, if its role holds ``permission``."""
+
+    def _check(account: Annotated[StaffAccount, Depends(current_staff)]) -> StaffAccount:
+        if not rules.allowed(account.role, permission):
+            raise Forbidden(_("your role may not do this"))
+        return account
+
+    return _check
+
+
+@router.post("/login", response_model=TokenRead)
+def login(uow: UowDep, data: LoginRequest) -> TokenRead:
+    """Exchange a username and password for a bearer token."""
+    try:
+        account = service.staff_authenticate(uow, username=data.username, password=data.password)
+    except Unauthorized:
+        uow.commit()  # keep the failure count, which drives the lockout
+        raise
+    token, row = service.token_issue(uow, account=account)
+    uow.commit()
+    return TokenRead(access_token=token, expires_at=row.expires_at)
+
+
+@router.get("/me", response_model=StaffRead)
+def me(account: Annotated[StaffAccount, Depends(current_staff)]) -> StaffAccount:
+    """The logged-in account."""
+    return account
+
+
+@router.get("", response_model=list[StaffRead])
+def list_staff(uow: UowDep, _who: Annotated[StaffAccount, Depends(require("staff.manage"))]) -> list[StaffAccount]:
+    """All staff accounts (admin)."""
+    return service.staff_list(uow)
+
+
+@router.post("", response_model=StaffCreated, status_code=201)
+def create_staff(
+    uow: UowDep, data: StaffCreate, _who: Annotated[StaffAccount, Depends(require("staff.manage"))]
+) -> StaffCreated:
+    """Create a staff account (admin); a generated one-time password is returned once."""
+    account, one_time = service.staff_create(uow, data=data)
+    uow.commit()
+    created = StaffCreated.model_validate(account)
+    created.one_time_password = one_time
+    return created

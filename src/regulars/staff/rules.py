@@ -1,0 +1,27 @@
+"""Roles and what they may do."""
+
+from __future__ import annotations
+
+ROLES = ("admin", "marketing", "service_desk", "store_manager", "cashier", "analyst")
+
+# Permission -> roles allowed. Admin may do everything.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "members.read": frozenset({"admin", "marketing", "service_desk", "store_manager", "cashier"}),
+    "members.write": frozenset({"admin", "service_desk", "cashier", "marketing"}),
+    "members.merge": frozenset({"admin", "service_desk"}),
+    "catalog.read": frozenset(ROLES),
+    "catalog.write": frozenset({"admin", "marketing"}),
+    "stores.manage": frozenset({"admin", "store_manager"}),
+    "sales.read": frozenset({"admin", "marketing", "service_desk", "store_manager", "analyst"}),
+    "imports.run": frozenset({"admin"}),
+    "staff.manage": frozenset({"admin"}),
+}
+
+MAX_FAILED_LOGINS = 5
+LOCKOUT_MINUTES = 15
+TOKEN_HOURS = 12
+
+
+def allowed(role: str, permission: str) -> bool:
+    """Tell whether ``role`` holds ``permission``."""
+    return role == "admin" or role in PERMISSIONS.get(permission, frozenset())

@@ -1,0 +1,116 @@
+"""Staff accounts, password checks with lockout, and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError, VerifyMismatchError
+from sqlalchemy import select
+
+from regulars.core.errors import Conflict, Unauthorized
+from regulars.core.i18n import _
+from regulars.core.timeutil import utcnow
+from regulars.core.uow import UnitOfWork
+from regulars.staff import rules
+from regulars.staff.models import StaffAccount, StaffToken
+from regulars.staff.schemas import StaffCreate
+
+_hasher = PasswordHasher()
+
+
+def staff_create(uow: UnitOfWork, *, data: StaffCreate) -> tuple[StaffAccount, str | None]:
+    """Create an account; returns it and the one-time password when one was generated."""
+    if uow.session.scalars(select(StaffAccount.id).where(StaffAccount.username == data.username)).first():
+        raise Conflict(_("username {username} is taken"), field="username", username=data.username)
+    one_time = None if data.password else secrets.token_urlsafe(12)
+    password = data.password or one_time or ""
+    account = StaffAccount(
+        username=data.username,
+        display_name=data.display_name,
+        role=data.role,
+        store_ids=data.store_ids,
+        locale=data.locale,
+        password_hash=_hasher.hash(password),
+        must_change_password=one_time is not None,
+        failed_logins=0,
+        active=True,
+    )
+    uow.session.add(account)
+    uow.flush()
+    return account, one_time
+
+
+def staff_authenticate(uow: UnitOfWork, *, username: str, password: str) -> StaffAccount:
+    """Check a password; repeated failures lock the account for a while."""
+    account = uow.session.scalars(select(StaffAccount).where(StaffAccount.username == username)).first()
+    now = utcnow()
+    if account is None or not account.active:
+        _hasher.hash(password)  # same work either way, so timing does not reveal usernames
+        raise Unauthorized(_("wrong username or password"))
+    if account.locked_until is not None and account.locked_until > now:
+        raise Unauthorized(_("account locked after repeated failures; try again later"))
+    try:
+        _hasher.verify(account.password_hash, password)
+    except (VerifyMismatchError, VerificationError) as exc:
+        account.failed_logins += 1
+        if account.failed_logins >= rules.MAX_FAILED_LOGINS:
+            account.locked_until = now + timedelta(minutes=rules.LOCKOUT_MINUTES)
+            account.failed_logins = 0
+        uow.flush()
+        raise Unauthorized(_("wrong username or password")) from exc
+    account.failed_logins = 0
+    account.locked_until = None
+    uow.flush()
+    return account
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_issue(uow: UnitOfWork, *, account: StaffAccount) -> tuple[str, StaffToken]:
+    """Issue a bearer token for the staff API (stored hashed)."""
+    token = "rgs_" + secrets.token_urlsafe(32)
+    row = StaffToken(
+        staff_id=account.id,
+        token_hash=_token_hash(token),
+        created_at=utcnow(),
+        expires_at=utcnow() + timedelta(hours=rules.TOKEN_HOURS),
+    )
+    uow.session.add(row)
+    uow.flush()
+    return token, row
+
+
+def token_verify(uow: UnitOfWork, *, token: str) -> StaffAccount:
+    """Return the account behind a valid, unexpired token."""
+    row = uow.session.execute(
+        select(StaffToken, StaffAccount)
+        .join(StaffAccount, StaffAccount.id == StaffToken.staff_id)
+        .where(StaffToken.token_hash == _token_hash(token))
+    ).first()
+    if row is None:
+        raise Unauthorized(_("invalid or expired token"))
+    stored, account = row[0], row[1]
+    if stored.expires_at <= utcnow() or not account.active:
+        raise Unauthorized(_("invalid or expired token"))
+    return account
+
+
+def staff_ensure_admin(uow: UnitOfWork) -> str | None:
+    """Create the first admin account if there is none; returns its one-time password."""
+    exists = uow.session.scalars(select(StaffAccount.id).where(StaffAccount.role == "admin")).first()
+    if exists is not None:
+        return None
+    _account, one_time = staff_create(
+        uow, data=StaffCreate(username="admin", display_name="Administrator", role="admin")
+    )
+    return one_time
+
+
+def staff_list(uow: UnitOfWork) -> list[StaffAccount]:
+    """All staff accounts by username."""
+    return list(uow.session.scalars(select(StaffAccount).order_by(StaffAccount.username)))
