@@ -15,6 +15,7 @@ from regulars.core.config import get_settings
 from regulars.core.errors import DomainError
 from regulars.core.i18n import translate
 from regulars.entrypoints import context
+from regulars.entrypoints.cli_data import demo_app, import_app
 from regulars.members import queries as member_queries
 from regulars.members import service as member_service
 from regulars.members.schemas import ConsentIn, MemberCreate
@@ -31,6 +32,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(members_app, name="members")
 app.add_typer(stores_app, name="stores")
 app.add_typer(staff_app, name="staff")
+app.add_typer(import_app, name="import")
+app.add_typer(demo_app, name="demo")
 
 
 def fail(exc: DomainError) -> None:
