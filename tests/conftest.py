@@ -79,7 +79,10 @@ def database_url(tmp_root: Path) -> str:
 def settings(tmp_root: Path, database_url: str) -> Iterator[Settings]:
     """Settings for the run: the test database, a fixed data key, files in tmp."""
     test_settings = Settings(
-        database_url=database_url, data_key=TEST_KEY, var_dir=tmp_root / "var", shared_data_dir=SHARED_DATA
+        database_url=database_url,
+        data_key=TEST_KEY,
+        var_dir=tmp_root / "var",
+        shared_data_dir=SHARED_DATA,
     )
     config_module.get_settings.cache_clear()
     os.environ["REGULARS_DATABASE_URL"] = database_url
@@ -113,7 +116,12 @@ def connection(engine: Engine) -> Iterator[Connection]:
 @pytest.fixture
 def session_factory(connection: Connection) -> sessionmaker[Session]:
     """Sessions whose commits are savepoints of the test's transaction."""
-    return sessionmaker(bind=connection, expire_on_commit=False, autoflush=False, join_transaction_mode="create_savepoint")
+    return sessionmaker(
+        bind=connection,
+        expire_on_commit=False,
+        autoflush=False,
+        join_transaction_mode="create_savepoint",
+    )
 
 
 @pytest.fixture
@@ -134,7 +142,9 @@ def app(engine: Engine, session_factory: sessionmaker[Session], settings: Settin
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
     """HTTP client on the app (no server; raises nothing, answers what the app answers)."""
-    with TestClient(app, raise_server_exceptions=os.environ.get("REGULARS_TEST_RAISE") == "1") as test_client:
+    with TestClient(
+        app, raise_server_exceptions=os.environ.get("REGULARS_TEST_RAISE") == "1"
+    ) as test_client:
         yield test_client
 
 

@@ -43,9 +43,13 @@ class World:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
 
 
-def build_world(uow: UnitOfWork, *, products: int = 5, members: int = 2, store_code: str = "S001") -> World:
+def build_world(
+    uow: UnitOfWork, *, products: int = 5, members: int = 2, store_code: str = "S001"
+) -> World:
     """Create a store with one till, products, members and one staff token per role."""
-    store = catalog_service.store_create(uow, data=StoreCreate(code=store_code, name="Test store", city="上海"))
+    store = catalog_service.store_create(
+        uow, data=StoreCreate(code=store_code, name="Test store", city="上海")
+    )
     terminal = catalog_service.terminal_create(uow, store_code=store_code, code="T01")
     key = catalog_service.terminal_issue_key(uow, store_code=store_code, terminal_code="T01")
     made = [
@@ -67,28 +71,46 @@ def build_world(uow: UnitOfWork, *, products: int = 5, members: int = 2, store_c
     ]
     people = [
         member_service.member_register(
-            uow, data=MemberCreate(mobile=f"1391234{i:04d}", name=f"Member {i}", card_no=f"C{i:07d}")
+            uow,
+            data=MemberCreate(mobile=f"1391234{i:04d}", name=f"Member {i}", card_no=f"C{i:07d}"),
         )
         for i in range(1, members + 1)
     ]
     tokens: dict[str, str] = {}
     for role in ("admin", "marketing", "service_desk", "store_manager", "cashier", "analyst"):
         account, _ = staff_service.staff_create(
-            uow, data=StaffCreate(username=f"t_{role}", display_name=role, role=role, password="a-long-password")  # type: ignore[arg-type]
+            uow,
+            data=StaffCreate(
+                username=f"t_{role}", display_name=role, role=role, password="a-long-password"
+            ),  # type: ignore[arg-type]
         )
         tokens[role], _row = staff_service.token_issue(uow, account=account)
     uow.commit()
-    return World(store=store, terminal=terminal, api_key=key.api_key, products=made, members=people, tokens=tokens)
+    return World(
+        store=store,
+        terminal=terminal,
+        api_key=key.api_key,
+        products=made,
+        members=people,
+        tokens=tokens,
+    )
 
 
-def receipt_payload(world: World, receipt_no: str, *, member: bool = True, lines: int = 2) -> dict[str, object]:
+def receipt_payload(
+    world: World, receipt_no: str, *, member: bool = True, lines: int = 2
+) -> dict[str, object]:
     """A valid receipt for the world's till."""
     items = []
     for product in world.products[:lines]:
         price = product.unit_price or Decimal("1")
         items.append(
-            {"barcode": product.barcode, "quantity": "2", "unit_price": str(price), "discount": "0.50",
-             "amount": str(price * 2 - Decimal("0.50"))}
+            {
+                "barcode": product.barcode,
+                "quantity": "2",
+                "unit_price": str(price),
+                "discount": "0.50",
+                "amount": str(price * 2 - Decimal("0.50")),
+            }
         )
     total = sum(Decimal(str(i["amount"])) for i in items)
     payload: dict[str, object] = {

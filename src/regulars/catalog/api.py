@@ -32,14 +32,18 @@ StoreAdmin = Annotated[StaffAccount, Depends(require("stores.manage"))]
 def search_products(
     uow: UowDep,
     _who: Reader,
-    q: Annotated[str | None, Query(max_length=100, description="barcode, SKU, name or brand")] = None,
+    q: Annotated[
+        str | None, Query(max_length=100, description="barcode, SKU, name or brand")
+    ] = None,
     department: Annotated[str | None, Query(max_length=100)] = None,
     tag: Annotated[str | None, Query(max_length=30)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[Product]:
     """Search the catalogue."""
-    return queries.product_search(uow.session, text=q, department=department, tag=tag, limit=limit, offset=offset)
+    return queries.product_search(
+        uow.session, text=q, department=department, tag=tag, limit=limit, offset=offset
+    )
 
 
 @router.post("/products", response_model=ProductRead, status_code=201)
@@ -71,7 +75,9 @@ def list_stores(uow: UowDep, _who: Reader) -> list[Store]:
 
 
 @router.post("/stores", response_model=StoreRead, status_code=201)
-def create_store(uow: UowDep, data: StoreCreate, _who: Annotated[StaffAccount, Depends(require("staff.manage"))]) -> Store:
+def create_store(
+    uow: UowDep, data: StoreCreate, _who: Annotated[StaffAccount, Depends(require("staff.manage"))]
+) -> Store:
     """Add a store (admin)."""
     store = service.store_create(uow, data=data)
     uow.commit()
@@ -86,14 +92,20 @@ def list_terminals(uow: UowDep, store_code: str, _who: StoreAdmin) -> list[Termi
 
 
 @router.post("/stores/{store_code}/terminals", response_model=TerminalRead, status_code=201)
-def create_terminal(uow: UowDep, store_code: str, data: TerminalCreate, _who: StoreAdmin) -> Terminal:
+def create_terminal(
+    uow: UowDep, store_code: str, data: TerminalCreate, _who: StoreAdmin
+) -> Terminal:
     """Add a till to a store."""
     terminal = service.terminal_create(uow, store_code=store_code, code=data.code)
     uow.commit()
     return terminal
 
 
-@router.post("/stores/{store_code}/terminals/{terminal_code}/key", response_model=TerminalKey, status_code=201)
+@router.post(
+    "/stores/{store_code}/terminals/{terminal_code}/key",
+    response_model=TerminalKey,
+    status_code=201,
+)
 def issue_key(uow: UowDep, store_code: str, terminal_code: str, _who: StoreAdmin) -> TerminalKey:
     """Issue a new till API key (shown once; the old key stops working)."""
     key = service.terminal_issue_key(uow, store_code=store_code, terminal_code=terminal_code)

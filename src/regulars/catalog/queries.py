@@ -46,7 +46,11 @@ def product_search(
         )
     if department:
         query = query.where(Product.department == department)
-    products = list(session.scalars(query.order_by(Product.id).limit(limit * 4 if tag else limit).offset(offset)))
+    products = list(
+        session.scalars(
+            query.order_by(Product.id).limit(limit * 4 if tag else limit).offset(offset)
+        )
+    )
     if tag:
         # Tags are a JSON list; filtering in Python keeps one query for SQLite and PostgreSQL.
         products = [p for p in products if tag in (p.tags or [])][:limit]
@@ -61,7 +65,9 @@ def products_by_keys(
     by_barcode: dict[str, int] = {}
     by_sku: dict[str, int] = {}
     if barcode_list:
-        rows = session.execute(select(Product.barcode, Product.id).where(Product.barcode.in_(barcode_list)))
+        rows = session.execute(
+            select(Product.barcode, Product.id).where(Product.barcode.in_(barcode_list))
+        )
         by_barcode = {str(b): int(i) for b, i in rows}
     if sku_list:
         rows = session.execute(select(Product.sku, Product.id).where(Product.sku.in_(sku_list)))
@@ -84,7 +90,11 @@ def store_list(session: Session) -> list[Store]:
 
 def terminals_of(session: Session, *, store_id: int) -> list[Terminal]:
     """The tills of a store."""
-    return list(session.scalars(select(Terminal).where(Terminal.store_id == store_id).order_by(Terminal.code)))
+    return list(
+        session.scalars(
+            select(Terminal).where(Terminal.store_id == store_id).order_by(Terminal.code)
+        )
+    )
 
 
 def manufacturer_by_code(session: Session, *, code: str) -> Manufacturer | None:
@@ -106,7 +116,9 @@ def terminal_authenticate(session: Session, *, api_key: str) -> tuple[Terminal, 
     if len(parts) != 3 or parts[0] != "rgt":
         raise Unauthorized(_("invalid till API key"))
     row = session.execute(
-        select(Terminal, Store).join(Store, Store.id == Terminal.store_id).where(Terminal.api_key_prefix == parts[1])
+        select(Terminal, Store)
+        .join(Store, Store.id == Terminal.store_id)
+        .where(Terminal.api_key_prefix == parts[1])
     ).first()
     if row is None:
         raise Unauthorized(_("invalid till API key"))

@@ -8,8 +8,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from regulars.core.schemas import ReadSchema, Schema, domain_check
 from regulars.catalog import rules
+from regulars.core.schemas import ReadSchema, Schema, domain_check
 
 Barcode = Annotated[str, AfterValidator(lambda v: domain_check(rules.normalise_barcode, v))]
 Price = Annotated[Decimal, Field(ge=0, le=Decimal("10000000"), max_digits=12, decimal_places=2)]
@@ -31,7 +31,9 @@ class ProductBase(Schema):
     unit_price: Price | None = None
     cost_price: Price | None = None
     package_size: Annotated[str, Field(max_length=50)] | None = None
-    tags: Annotated[list[Annotated[str, Field(min_length=1, max_length=30)]], Field(max_length=20)] = []
+    tags: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=30)]], Field(max_length=20)
+    ] = []
 
 
 class ProductCreate(ProductBase):
@@ -53,7 +55,10 @@ class ProductUpdate(Schema):
     unit_price: Price | None = None
     cost_price: Price | None = None
     package_size: Annotated[str, Field(max_length=50)] | None = None
-    tags: Annotated[list[Annotated[str, Field(min_length=1, max_length=30)]], Field(max_length=20)] | None = None
+    tags: (
+        Annotated[list[Annotated[str, Field(min_length=1, max_length=30)]], Field(max_length=20)]
+        | None
+    ) = None
     active: bool | None = None
 
 

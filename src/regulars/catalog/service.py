@@ -30,7 +30,10 @@ def product_create(uow: UnitOfWork, *, data: ProductCreate, is_demo: bool = Fals
     session = uow.session
     if session.scalars(select(Product.id).where(Product.sku == data.sku)).first() is not None:
         raise Conflict(_("SKU {sku} already exists"), field="sku", sku=data.sku)
-    if data.barcode and session.scalars(select(Product.id).where(Product.barcode == data.barcode)).first():
+    if (
+        data.barcode
+        and session.scalars(select(Product.id).where(Product.barcode == data.barcode)).first()
+    ):
         raise Conflict(_("barcode {barcode} already exists"), field="barcode", barcode=data.barcode)
     fields = data.model_dump(exclude={"manufacturer_code"})
     product = Product(**fields, is_demo=is_demo)

@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     var_dir: Path = Field(default=Path("./var"), description="Files: keys, reports, uploads.")
     data_key: str | None = Field(
         default=None,
-        description="Base64 32-byte key for personal data at rest; generated under var_dir if unset.",
+        description="Base64 32-byte key for personal data at rest (made under var_dir if unset).",
     )
     shared_data_dir: Path = Field(
         default=Path("../shared/data"), description="Where the public retail datasets live."

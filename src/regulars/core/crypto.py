@@ -66,7 +66,7 @@ _cipher: FieldCipher | None = None
 
 def get_cipher() -> FieldCipher:
     """Return the process-wide cipher built from the settings' data key."""
-    global _cipher  # noqa: PLW0603 - one cipher per process, reset by tests through reset_cipher()
+    global _cipher
     if _cipher is None:
         settings = get_settings()
         _cipher = FieldCipher(load_key(settings.data_key, settings.var_dir))
@@ -75,5 +75,5 @@ def get_cipher() -> FieldCipher:
 
 def reset_cipher() -> None:
     """Forget the cached cipher (after the settings changed)."""
-    global _cipher  # noqa: PLW0603
+    global _cipher
     _cipher = None

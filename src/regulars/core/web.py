@@ -24,7 +24,9 @@ def get_uow(request: Request) -> Iterator[UnitOfWork]:
 
 def get_locale(request: Request) -> str:
     """The caller's locale from ``?lang=`` or Accept-Language (``en`` or ``zh_CN``)."""
-    return normalise_locale(request.query_params.get("lang") or request.headers.get("accept-language"))
+    return normalise_locale(
+        request.query_params.get("lang") or request.headers.get("accept-language")
+    )
 
 
 UowDep = Annotated[UnitOfWork, Depends(get_uow)]
@@ -66,12 +68,19 @@ def install_error_handlers(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         first = errors[0] if errors else {"field": "body", "message": ""}
-        message = translate(_("{field}: {reason}"), get_locale(request), field=first["field"], reason=first["message"])
+        message = translate(
+            _("{field}: {reason}"),
+            get_locale(request),
+            field=first["field"],
+            reason=first["message"],
+        )
         return _error(422, "InvalidInput", message, first["field"], errors=errors)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
-        message = translate(_("the request conflicts with data already recorded"), get_locale(request))
+        message = translate(
+            _("the request conflicts with data already recorded"), get_locale(request)
+        )
         return _error(409, "Conflict", message, None)
 
     @app.exception_handler(DataError)

@@ -34,14 +34,23 @@ Errors are JSON `{"error": {"code", "message", "field"}}`; messages follow `Acce
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Build the application for ``settings`` (or the environment's)."""
     settings = settings or get_settings()
-    engine = engine or make_engine(settings.database_url, echo=settings.sql_echo, pool_size=settings.db_pool_size)
+    engine = engine or make_engine(
+        settings.database_url, echo=settings.sql_echo, pool_size=settings.db_pool_size
+    )
     app = FastAPI(title="Regulars", version=__version__, description=DESCRIPTION)
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.tables = len(schema.metadata.tables)
     install_error_handlers(app)
-    for router in (till_router, members_router, sales_router, catalog_router, staff_router, imports_router):
+    for router in (
+        till_router,
+        members_router,
+        sales_router,
+        catalog_router,
+        staff_router,
+        imports_router,
+    ):
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])

@@ -23,7 +23,9 @@ from regulars.staff import service as staff_service
 
 console = Console()
 err = Console(stderr=True)
-app = typer.Typer(help="Regulars: the supermarket CRM.", no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Regulars: the supermarket CRM.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 members_app = typer.Typer(help="Members: find, show, register, merge.", no_args_is_help=True)
 stores_app = typer.Typer(help="Stores, tills and till API keys.", no_args_is_help=True)
@@ -39,7 +41,9 @@ app.add_typer(demo_app, name="demo")
 def fail(exc: DomainError) -> None:
     """Print a domain error in the configured language and exit with status 1."""
     where = f" [{exc.field}]" if exc.field else ""
-    err.print(f"[red]{translate(exc.message, get_settings().default_locale, **exc.params)}{where}[/red]")
+    err.print(
+        f"[red]{translate(exc.message, get_settings().default_locale, **exc.params)}{where}[/red]"
+    )
     raise typer.Exit(1)
 
 
@@ -57,7 +61,7 @@ def serve(
     workers: Annotated[int, typer.Option(help="worker processes")] = 1,
 ) -> None:
     """Serve the API and staff app (API docs at /docs)."""
-    import uvicorn  # noqa: PLC0415 - only the serve command needs the server
+    import uvicorn
 
     settings = get_settings()
     uvicorn.run(
@@ -78,7 +82,9 @@ def staff_create_admin() -> None:
     if password is None:
         console.print("an admin account already exists")
     else:
-        console.print(f"admin account: [bold]admin[/bold], one-time password: [bold]{password}[/bold]")
+        console.print(
+            f"admin account: [bold]admin[/bold], one-time password: [bold]{password}[/bold]"
+        )
 
 
 def _print_member(data: dict[str, Any]) -> None:
@@ -94,14 +100,23 @@ def _print_member(data: dict[str, Any]) -> None:
 
 
 @members_app.command("find")
-def members_find(text: Annotated[str, typer.Argument(help="mobile, card number or name")], limit: int = 20) -> None:
+def members_find(
+    text: Annotated[str, typer.Argument(help="mobile, card number or name")], limit: int = 20
+) -> None:
     """Find members by mobile, card number or name."""
     with context.new_uow() as uow:
         found = member_queries.member_search(uow.session, text=text, limit=limit)
         table = Table("id", "member code", "card", "mobile", "name", "status")
         for m in found:
             s = member_queries.member_summary(m)
-            table.add_row(str(s.id), s.member_code, s.card_no or "", s.mobile_masked or "", s.name or "", s.status)
+            table.add_row(
+                str(s.id),
+                s.member_code,
+                s.card_no or "",
+                s.mobile_masked or "",
+                s.name or "",
+                s.status,
+            )
     console.print(table)
 
 
@@ -116,7 +131,13 @@ def members_show(member_id: int, as_json: Annotated[bool, typer.Option("--json")
             return
         data = member_queries.member_read(uow.session, member).model_dump(mode="json")
         merges = [
-            {"survivor_id": m.survivor_id, "merged_id": m.merged_id, "at": str(m.merged_at), "by": m.actor, **m.details}
+            {
+                "survivor_id": m.survivor_id,
+                "merged_id": m.merged_id,
+                "at": str(m.merged_at),
+                "by": m.actor,
+                **m.details,
+            }
             for m in member_queries.merges_of(uow.session, member_id=member_id)
         ]
     if as_json:
@@ -133,15 +154,19 @@ def members_register(
     card: Annotated[str | None, typer.Option(help="member card number")] = None,
     name: Annotated[str | None, typer.Option()] = None,
     community: Annotated[str | None, typer.Option(help="residential community (小区)")] = None,
-    consent: Annotated[list[str] | None, typer.Option(help="purpose:channel, e.g. marketing:sms")] = None,
+    consent: Annotated[
+        list[str] | None, typer.Option(help="purpose:channel, e.g. marketing:sms")
+    ] = None,
 ) -> None:
     """Register a member by mobile number or card number."""
     try:
         consents = [
-            ConsentIn(purpose=p, channel=c, granted=True, source="cli")  # type: ignore[arg-type]
+            ConsentIn(purpose=p, channel=c, granted=True, source="cli")
             for p, c in (item.split(":", 1) for item in consent or [])
         ]
-        data = MemberCreate(mobile=mobile, card_no=card, name=name, community=community, consents=consents)
+        data = MemberCreate(
+            mobile=mobile, card_no=card, name=name, community=community, consents=consents
+        )
     except (ValueError, TypeError) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc

@@ -31,7 +31,9 @@ Merger = Annotated[StaffAccount, Depends(require("members.merge"))]
 def search_members(
     uow: UowDep,
     _who: Reader,
-    q: Annotated[str | None, Query(max_length=100, description="mobile, card number or name")] = None,
+    q: Annotated[
+        str | None, Query(max_length=100, description="mobile, card number or name")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[MemberSummary]:
@@ -68,7 +70,10 @@ def update_member(uow: UowDep, member_id: int, data: MemberUpdate, _who: Writer)
 def set_consent(uow: UowDep, member_id: int, data: ConsentIn, _who: Writer) -> list[ConsentRead]:
     """Grant or withdraw consent for a purpose on a channel; returns the consents in force."""
     service.consent_set(uow, member_id=member_id, consent=data)
-    current = [ConsentRead.model_validate(c) for c in queries.consents_current(uow.session, member_id=member_id)]
+    current = [
+        ConsentRead.model_validate(c)
+        for c in queries.consents_current(uow.session, member_id=member_id)
+    ]
     uow.commit()
     return current
 
@@ -77,14 +82,21 @@ def set_consent(uow: UowDep, member_id: int, data: ConsentIn, _who: Writer) -> l
 def consent_history(uow: UowDep, member_id: int, _who: Reader) -> list[ConsentRead]:
     """Every grant and withdrawal, oldest first."""
     queries.member_get(uow.session, member_id=member_id)
-    return [ConsentRead.model_validate(c) for c in queries.consent_history(uow.session, member_id=member_id)]
+    return [
+        ConsentRead.model_validate(c)
+        for c in queries.consent_history(uow.session, member_id=member_id)
+    ]
 
 
 @router.post("/merge", response_model=MergeRead, status_code=201)
 def merge_members(uow: UowDep, data: MergeRequest, who: Merger) -> MergeRead:
     """Merge a duplicate member into a survivor; everything moves and the merge is recorded."""
     record = service.member_merge(
-        uow, survivor_id=data.survivor_id, merged_id=data.merged_id, actor=who.username, reason=data.reason
+        uow,
+        survivor_id=data.survivor_id,
+        merged_id=data.merged_id,
+        actor=who.username,
+        reason=data.reason,
     )
     read = MergeRead.model_validate(record)
     uow.commit()
@@ -95,4 +107,6 @@ def merge_members(uow: UowDep, data: MergeRequest, who: Merger) -> MergeRead:
 def member_merges(uow: UowDep, member_id: int, _who: Reader) -> list[MergeRead]:
     """The merges this member took part in."""
     queries.member_get(uow.session, member_id=member_id)
-    return [MergeRead.model_validate(m) for m in queries.merges_of(uow.session, member_id=member_id)]
+    return [
+        MergeRead.model_validate(m) for m in queries.merges_of(uow.session, member_id=member_id)
+    ]

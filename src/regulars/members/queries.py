@@ -80,14 +80,12 @@ def member_search(
         if digits.lstrip("+").isdigit() and len(digits) >= 11:
             try:
                 by_mobile = member_by_mobile(session, mobile_e164=rules.normalise_mobile(digits))
-            except Exception:  # noqa: BLE001 - not a phone number: search the other fields
+            except Exception:
                 by_mobile = None
         if by_mobile is not None:
             return [by_mobile]
         pattern = f"%{text.lower()}%"
-        query = query.where(
-            (Member.card_no == text) | (func.lower(Member.name).like(pattern))
-        )
+        query = query.where((Member.card_no == text) | (func.lower(Member.name).like(pattern)))
     query = query.order_by(Member.id.desc()).limit(limit).offset(offset)
     return list(session.scalars(query))
 
@@ -143,7 +141,9 @@ def merges_of(session: Session, *, member_id: int) -> list[MemberMerge]:
 
 def member_read(session: Session, member: Member) -> MemberRead:
     """Build the staff view of a member (address decrypted, mobile masked)."""
-    consents = [ConsentRead.model_validate(c) for c in consents_current(session, member_id=member.id)]
+    consents = [
+        ConsentRead.model_validate(c) for c in consents_current(session, member_id=member.id)
+    ]
     return MemberRead(
         id=member.id,
         member_code=rules.member_code(member.id),

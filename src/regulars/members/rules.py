@@ -32,7 +32,10 @@ def normalise_mobile(raw: str, *, field: str = "mobile") -> str:
     if not phonenumbers.is_valid_number(parsed):
         raise InvalidInput(_("{value} is not a mobile number"), field=field, value=raw)
     kind = phonenumbers.number_type(parsed)
-    if kind not in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
+    if kind not in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ):
         raise InvalidInput(_("{value} is not a mobile number"), field=field, value=raw)
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 

@@ -51,7 +51,9 @@ class MemberBase(Schema):
     preferences: Annotated[list[ShortText], Field(max_length=30)] = []
     delivery_needs: Annotated[str, Field(max_length=500)] | None = None
     household_size: Annotated[int, Field(ge=1, le=30)] | None = None
-    children_birth_years: Annotated[list[Annotated[int, Field(ge=1900, le=2100)]], Field(max_length=20)] = []
+    children_birth_years: Annotated[
+        list[Annotated[int, Field(ge=1900, le=2100)]], Field(max_length=20)
+    ] = []
     pets: Annotated[list[ShortText], Field(max_length=20)] = []
 
     @model_validator(mode="after")
@@ -88,7 +90,9 @@ class MemberUpdate(Schema):
     preferences: Annotated[list[ShortText], Field(max_length=30)] | None = None
     delivery_needs: Annotated[str, Field(max_length=500)] | None = None
     household_size: Annotated[int, Field(ge=1, le=30)] | None = None
-    children_birth_years: Annotated[list[Annotated[int, Field(ge=1900, le=2100)]], Field(max_length=20)] | None = None
+    children_birth_years: (
+        Annotated[list[Annotated[int, Field(ge=1900, le=2100)]], Field(max_length=20)] | None
+    ) = None
     pets: Annotated[list[ShortText], Field(max_length=20)] | None = None
     mobile: Mobile | None = None
     card_no: CardNo | None = None

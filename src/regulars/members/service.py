@@ -80,7 +80,9 @@ def member_update(uow: UnitOfWork, *, member_id: int, data: MemberUpdate) -> Mem
     """Change the fields present in ``data``; mobile and card stay unique."""
     member = member_get(uow.session, member_id=member_id)
     if member.status != "active":
-        raise Conflict(_("member {id} is {status} and cannot be changed"), id=member_id, status=member.status)
+        raise Conflict(
+            _("member {id} is {status} and cannot be changed"), id=member_id, status=member.status
+        )
     sent = data.model_fields_set
     for name in _PLAIN_FIELDS:
         if name in sent:
@@ -150,7 +152,12 @@ def member_merge(
     merged = member_get(uow.session, member_id=merged_id)
     for who, field in ((survivor, "survivor_id"), (merged, "merged_id")):
         if who.status != "active":
-            raise Conflict(_("member {id} is {status} and cannot be merged"), field=field, id=who.id, status=who.status)
+            raise Conflict(
+                _("member {id} is {status} and cannot be merged"),
+                field=field,
+                id=who.id,
+                status=who.status,
+            )
     moved: dict[str, int] = {}
     for table, column in _member_references():
         result = uow.session.execute(
@@ -161,7 +168,11 @@ def member_merge(
             moved[f"{table.name}.{column}"] = count
     filled: list[str] = []
     for name in (*_PLAIN_FIELDS, "address_enc", "household_composition", "age_band", "income_band"):
-        if getattr(survivor, name) in (None, [], "") and getattr(merged, name) not in (None, [], ""):
+        if getattr(survivor, name) in (None, [], "") and getattr(merged, name) not in (
+            None,
+            [],
+            "",
+        ):
             setattr(survivor, name, getattr(merged, name))
             filled.append(name)
     if merged.first_purchase_at is not None and (
@@ -174,7 +185,9 @@ def member_merge(
     identity: dict[str, Any] = {}
     if survivor.mobile_index is None and merged.mobile_index is not None:
         identity.update(
-            mobile_enc=merged.mobile_enc, mobile_index=merged.mobile_index, mobile_masked=merged.mobile_masked
+            mobile_enc=merged.mobile_enc,
+            mobile_index=merged.mobile_index,
+            mobile_masked=merged.mobile_masked,
         )
     if survivor.card_no is None and merged.card_no is not None:
         identity["card_no"] = merged.card_no

@@ -59,7 +59,9 @@ def me(account: Annotated[StaffAccount, Depends(current_staff)]) -> StaffAccount
 
 
 @router.get("", response_model=list[StaffRead])
-def list_staff(uow: UowDep, _who: Annotated[StaffAccount, Depends(require("staff.manage"))]) -> list[StaffAccount]:
+def list_staff(
+    uow: UowDep, _who: Annotated[StaffAccount, Depends(require("staff.manage"))]
+) -> list[StaffAccount]:
     """All staff accounts (admin)."""
     return service.staff_list(uow)
 

@@ -23,7 +23,9 @@ _hasher = PasswordHasher()
 
 def staff_create(uow: UnitOfWork, *, data: StaffCreate) -> tuple[StaffAccount, str | None]:
     """Create an account; returns it and the one-time password when one was generated."""
-    if uow.session.scalars(select(StaffAccount.id).where(StaffAccount.username == data.username)).first():
+    if uow.session.scalars(
+        select(StaffAccount.id).where(StaffAccount.username == data.username)
+    ).first():
         raise Conflict(_("username {username} is taken"), field="username", username=data.username)
     one_time = None if data.password else secrets.token_urlsafe(12)
     password = data.password or one_time or ""
@@ -45,7 +47,9 @@ def staff_create(uow: UnitOfWork, *, data: StaffCreate) -> tuple[StaffAccount, s
 
 def staff_authenticate(uow: UnitOfWork, *, username: str, password: str) -> StaffAccount:
     """Check a password; repeated failures lock the account for a while."""
-    account = uow.session.scalars(select(StaffAccount).where(StaffAccount.username == username)).first()
+    account = uow.session.scalars(
+        select(StaffAccount).where(StaffAccount.username == username)
+    ).first()
     now = utcnow()
     if account is None or not account.active:
         _hasher.hash(password)  # same work either way, so timing does not reveal usernames
@@ -102,7 +106,9 @@ def token_verify(uow: UnitOfWork, *, token: str) -> StaffAccount:
 
 def staff_ensure_admin(uow: UnitOfWork) -> str | None:
     """Create the first admin account if there is none; returns its one-time password."""
-    exists = uow.session.scalars(select(StaffAccount.id).where(StaffAccount.role == "admin")).first()
+    exists = uow.session.scalars(
+        select(StaffAccount.id).where(StaffAccount.role == "admin")
+    ).first()
     if exists is not None:
         return None
     _account, one_time = staff_create(
