@@ -252,7 +252,7 @@ def return_record(
             select(ReceiptLine.original_line_id, func.sum(ReceiptLine.quantity))
             .where(ReceiptLine.original_line_id.in_([line.id for line in lines.values()]))
             .group_by(ReceiptLine.original_line_id)
-        ).tuples()
+        ).all()
     )
     rows: list[dict[str, Any]] = []
     total = Decimal("0")
