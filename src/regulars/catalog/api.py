@@ -18,7 +18,7 @@ from regulars.catalog.schemas import (
     TerminalKey,
     TerminalRead,
 )
-from regulars.core.web import UowDep
+from regulars.core.web import IdPath, UowDep
 from regulars.staff.api import require
 from regulars.staff.models import StaffAccount
 
@@ -55,13 +55,13 @@ def create_product(uow: UowDep, data: ProductCreate, _who: Writer) -> Product:
 
 
 @router.get("/products/{product_id}", response_model=ProductRead)
-def get_product(uow: UowDep, product_id: int, _who: Reader) -> Product:
+def get_product(uow: UowDep, product_id: IdPath, _who: Reader) -> Product:
     """One product."""
     return queries.product_get(uow.session, product_id=product_id)
 
 
 @router.patch("/products/{product_id}", response_model=ProductRead)
-def update_product(uow: UowDep, product_id: int, data: ProductUpdate, _who: Writer) -> Product:
+def update_product(uow: UowDep, product_id: IdPath, data: ProductUpdate, _who: Writer) -> Product:
     """Change a product."""
     product = service.product_update(uow, product_id=product_id, data=data)
     uow.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Path, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -13,6 +13,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from regulars.core.errors import DomainError
 from regulars.core.i18n import _, normalise_locale, translate
+from regulars.core.schemas import MAX_ID
 from regulars.core.uow import UnitOfWork
 
 
@@ -30,6 +31,7 @@ def get_locale(request: Request) -> str:
 
 
 UowDep = Annotated[UnitOfWork, Depends(get_uow)]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="row id")]
 LocaleDep = Annotated[str, Depends(get_locale)]
 
 

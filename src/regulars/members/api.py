@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from regulars.core.web import UowDep
+from regulars.core.web import IdPath, UowDep
 from regulars.members import queries, service
 from regulars.members.schemas import (
     ConsentIn,
@@ -52,13 +52,13 @@ def register_member(uow: UowDep, data: MemberCreate, _who: Writer) -> MemberRead
 
 
 @router.get("/{member_id}", response_model=MemberRead)
-def get_member(uow: UowDep, member_id: int, _who: Reader) -> MemberRead:
+def get_member(uow: UowDep, member_id: IdPath, _who: Reader) -> MemberRead:
     """A member's profile."""
     return queries.member_read(uow.session, queries.member_get(uow.session, member_id=member_id))
 
 
 @router.patch("/{member_id}", response_model=MemberRead)
-def update_member(uow: UowDep, member_id: int, data: MemberUpdate, _who: Writer) -> MemberRead:
+def update_member(uow: UowDep, member_id: IdPath, data: MemberUpdate, _who: Writer) -> MemberRead:
     """Change a member's data."""
     member = service.member_update(uow, member_id=member_id, data=data)
     read = queries.member_read(uow.session, member)
@@ -67,7 +67,7 @@ def update_member(uow: UowDep, member_id: int, data: MemberUpdate, _who: Writer)
 
 
 @router.post("/{member_id}/consents", response_model=list[ConsentRead], status_code=201)
-def set_consent(uow: UowDep, member_id: int, data: ConsentIn, _who: Writer) -> list[ConsentRead]:
+def set_consent(uow: UowDep, member_id: IdPath, data: ConsentIn, _who: Writer) -> list[ConsentRead]:
     """Grant or withdraw consent for a purpose on a channel; returns the consents in force."""
     service.consent_set(uow, member_id=member_id, consent=data)
     current = [
@@ -79,7 +79,7 @@ def set_consent(uow: UowDep, member_id: int, data: ConsentIn, _who: Writer) -> l
 
 
 @router.get("/{member_id}/consents/history", response_model=list[ConsentRead])
-def consent_history(uow: UowDep, member_id: int, _who: Reader) -> list[ConsentRead]:
+def consent_history(uow: UowDep, member_id: IdPath, _who: Reader) -> list[ConsentRead]:
     """Every grant and withdrawal, oldest first."""
     queries.member_get(uow.session, member_id=member_id)
     return [
@@ -104,7 +104,7 @@ def merge_members(uow: UowDep, data: MergeRequest, who: Merger) -> MergeRead:
 
 
 @router.get("/{member_id}/merges", response_model=list[MergeRead])
-def member_merges(uow: UowDep, member_id: int, _who: Reader) -> list[MergeRead]:
+def member_merges(uow: UowDep, member_id: IdPath, _who: Reader) -> list[MergeRead]:
     """The merges this member took part in."""
     queries.member_get(uow.session, member_id=member_id)
     return [

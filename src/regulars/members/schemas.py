@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from regulars.core.schemas import ReadSchema, Schema, domain_check
+from regulars.core.schemas import Id, ReadSchema, Schema, domain_check
 from regulars.members import rules
 
 Purpose = Literal["marketing", "analytics", "personalised_offers"]
@@ -138,8 +138,8 @@ class MemberRead(MemberSummary):
 class MergeRequest(Schema):
     """Merge ``merged_id`` into ``survivor_id``."""
 
-    survivor_id: Annotated[int, Field(ge=1)]
-    merged_id: Annotated[int, Field(ge=1)]
+    survivor_id: Id
+    merged_id: Id
     reason: Annotated[str, Field(max_length=500)] | None = None
 
 

@@ -11,7 +11,7 @@ from regulars.catalog.models import Store, Terminal
 from regulars.catalog.queries import terminal_authenticate
 from regulars.core.errors import Unauthorized
 from regulars.core.i18n import _
-from regulars.core.web import UowDep
+from regulars.core.web import IdPath, UowDep
 from regulars.members.queries import member_identify, member_summary
 from regulars.members.schemas import IdentifyRequest, MemberSummary
 from regulars.sales import queries, service
@@ -77,14 +77,14 @@ def post_return(uow: UowDep, till: Till, data: ReturnIn, response: Response) -> 
 
 
 @staff_router.get("/receipts/{receipt_id}", response_model=ReceiptRead)
-def get_receipt(uow: UowDep, receipt_id: int, _who: Annotated[StaffAccount, Depends(require("sales.read"))]) -> ReceiptRead:
+def get_receipt(uow: UowDep, receipt_id: IdPath, _who: Annotated[StaffAccount, Depends(require("sales.read"))]) -> ReceiptRead:
     """A receipt with its lines."""
     return queries.receipt_get(uow.session, receipt_id=receipt_id)
 
 
 @staff_router.get("/members/{member_id}/receipts", response_model=list[ReceiptRead])
 def member_receipts(
-    uow: UowDep, member_id: int, _who: Annotated[StaffAccount, Depends(require("sales.read"))]
+    uow: UowDep, member_id: IdPath, _who: Annotated[StaffAccount, Depends(require("sales.read"))]
 ) -> list[ReceiptRead]:
     """A member's receipts, newest first (without lines)."""
     return [ReceiptRead.model_validate(r) for r in queries.receipts_of_member(uow.session, member_id=member_id)]

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field, model_validator
 from stdnum import luhn
 
 from regulars.catalog.schemas import Barcode
-from regulars.core.schemas import ReadSchema, Schema
+from regulars.core.schemas import Id, ReadSchema, Schema
 from regulars.members.schemas import CardNo, Mobile
 
 Money = Annotated[Decimal, Field(ge=Decimal("-10000000"), le=Decimal("10000000"), max_digits=12, decimal_places=2)]
@@ -32,7 +32,7 @@ def _no_card_number(value: str) -> str:
 class MemberRef(Schema):
     """How the till names the member: one of id, card number, mobile or member code."""
 
-    member_id: Annotated[int, Field(ge=1)] | None = None
+    member_id: Id | None = None
     card_no: CardNo | None = None
     mobile: Mobile | None = None
     member_code: Annotated[str, Field(min_length=1, max_length=20)] | None = None

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from regulars.core.schemas import ReadSchema, Schema
+from regulars.core.schemas import Id, ReadSchema, Schema
 
 Role = Literal["admin", "marketing", "service_desk", "store_manager", "cashier", "analyst"]
 
@@ -18,7 +18,7 @@ class StaffCreate(Schema):
     username: Annotated[str, Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
     display_name: Annotated[str, Field(min_length=1, max_length=100)]
     role: Role
-    store_ids: list[Annotated[int, Field(ge=1)]] = []
+    store_ids: Annotated[list[Id], Field(max_length=500)] = []
     locale: Literal["en", "zh_CN"] = "zh_CN"
     password: Annotated[str, Field(min_length=10, max_length=200)] | None = None
 
