@@ -1,0 +1,68 @@
+"""The command line against a fresh database: migrate, register, find, show, merge, tills."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from regulars.core import config as config_module
+from regulars.entrypoints import context
+from regulars.entrypoints.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_db(fresh_database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("REGULARS_DATABASE_URL", fresh_database)
+    config_module.get_settings.cache_clear()
+    context.engine.cache_clear()
+    yield fresh_database
+    context.engine().dispose()
+    context.engine.cache_clear()
+    config_module.get_settings.cache_clear()
+
+
+def invoke(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_members_commands(cli_db: str) -> None:
+    invoke("db", "upgrade")
+    out = invoke("members", "register", "--mobile", "13912345678", "--name", "陈一", "--consent", "marketing:sms")
+    first = int(re.search(r"registered member (\d+)", out).group(1))  # type: ignore[union-attr]
+    out = invoke("members", "register", "--card", "CARD9001", "--name", "陈一 (card)")
+    second = int(re.search(r"registered member (\d+)", out).group(1))  # type: ignore[union-attr]
+    assert "陈一" in invoke("members", "find", "13912345678")
+    shown = json.loads(invoke("members", "show", str(first), "--json"))
+    assert shown["mobile_masked"] == "139****5678"
+    assert shown["consents"][0]["purpose"] == "marketing"
+    invoke("members", "merge", str(first), str(second), "--reason", "same household")
+    merged = json.loads(invoke("members", "show", str(first), "--json"))
+    assert merged["card_no"] == "CARD9001"
+    assert merged["merges"][0]["merged_id"] == second
+
+
+def test_bad_input_is_a_clear_error(cli_db: str) -> None:
+    invoke("db", "upgrade")
+    result = runner.invoke(app, ["members", "register", "--mobile", "12345"])
+    assert result.exit_code == 2
+    assert "mobile" in result.output
+    result = runner.invoke(app, ["members", "show", "999"])
+    assert result.exit_code == 1
+
+
+def test_stores_and_admin(cli_db: str) -> None:
+    invoke("db", "upgrade")
+    invoke("stores", "add", "S9", "九店", "--city", "杭州")
+    out = invoke("stores", "add-terminal", "S9", "T1")
+    assert re.search(r"rgt_[0-9a-f]+_\S+", out)
+    assert "one-time password" in invoke("staff", "create-admin")
+    assert "already exists" in invoke("staff", "create-admin")
+    invoke("stores", "revoke-key", "S9", "T1")
