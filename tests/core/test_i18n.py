@@ -38,7 +38,7 @@ def test_catalogue_template_is_up_to_date() -> None:
     found = {
         message
         for _file, _line, message, _comments, _context in extract_from_dir(
-            str(source), method_map=[("**.py", "python")], keywords={"_": None}
+            str(source), method_map=[("**.py", "python"), ("**/templates/**.html", "jinja2")], keywords={"_": None}
         )
     }
     with (LOCALES / "messages.pot").open("rb") as handle:

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from regulars.core.errors import DomainError
 from regulars.core.i18n import translate
 
-
 # Row ids are 32-bit integers on PostgreSQL; anything larger cannot name a row.
 MAX_ID = 2_147_483_647
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]

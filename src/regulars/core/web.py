@@ -8,12 +8,13 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Path, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from regulars.core.errors import DomainError
 from regulars.core.i18n import _, normalise_locale, translate
 from regulars.core.schemas import MAX_ID
+from regulars.core.templating import render
 from regulars.core.uow import UnitOfWork
 
 
@@ -24,10 +25,17 @@ def get_uow(request: Request) -> Iterator[UnitOfWork]:
 
 
 def get_locale(request: Request) -> str:
-    """The caller's locale from ``?lang=`` or Accept-Language (``en`` or ``zh_CN``)."""
+    """The caller's locale: ``?lang=``, the language cookie, then Accept-Language."""
     return normalise_locale(
-        request.query_params.get("lang") or request.headers.get("accept-language")
+        request.query_params.get("lang")
+        or request.cookies.get("regulars_lang")
+        or request.headers.get("accept-language")
     )
+
+
+def is_api(request: Request) -> bool:
+    """Tell an API call (JSON answers) from a page request (HTML answers)."""
+    return request.url.path.startswith("/api/")
 
 
 UowDep = Annotated[UnitOfWork, Depends(get_uow)]
@@ -59,8 +67,14 @@ def install_error_handlers(app: FastAPI) -> None:
     """Map domain errors and bad input to 4xx answers that name the field."""
 
     @app.exception_handler(DomainError)
-    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        message = translate(exc.message, get_locale(request), **exc.params)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        locale = get_locale(request)
+        message = translate(exc.message, locale, **exc.params)
+        if not is_api(request):
+            titles = {401: _("Not logged in"), 403: _("Not allowed"), 404: _("Not found")}
+            title = translate(titles.get(exc.status_code, _("Cannot do that")), locale)
+            page = {"title": title, "message": message}
+            return render(request, "error.html", page, locale=locale, status_code=exc.status_code)
         return _error(exc.status_code, type(exc).__name__, message, exc.field)
 
     @app.exception_handler(RequestValidationError)

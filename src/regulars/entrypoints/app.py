@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from regulars import __version__
 from regulars.catalog.api import router as catalog_router
 from regulars.core.config import Settings, get_settings
 from regulars.core.db import make_engine, make_session_factory
+from regulars.core.templating import STATIC_DIR
 from regulars.core.web import install_error_handlers
 from regulars.entrypoints import schema
 from regulars.imports.api import router as imports_router
@@ -16,6 +19,8 @@ from regulars.members.api import router as members_router
 from regulars.sales.api import router as till_router
 from regulars.sales.api import staff_router as sales_router
 from regulars.staff.api import router as staff_router
+from regulars.staff.web import LoginRequired, login_redirect
+from regulars.staff.web import router as staff_pages
 
 DESCRIPTION = """
 Regulars turns till data into relationships with a supermarket's regular customers.
@@ -43,15 +48,16 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.session_factory = make_session_factory(engine)
     app.state.tables = len(schema.metadata.tables)
     install_error_handlers(app)
-    for router in (
-        till_router,
-        members_router,
-        sales_router,
-        catalog_router,
-        staff_router,
-        imports_router,
-    ):
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> RedirectResponse:
+        return login_redirect(exc)
+
+    api = (till_router, members_router, sales_router, catalog_router, staff_router, imports_router)
+    pages = (staff_pages,)
+    for router in (*api, *pages):
         app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

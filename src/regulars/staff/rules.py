@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from regulars.core.i18n import _
+
 ROLES = ("admin", "marketing", "service_desk", "store_manager", "cashier", "analyst")
 
 # Permission -> roles allowed. Admin may do everything.
@@ -25,3 +27,18 @@ TOKEN_HOURS = 12
 def allowed(role: str, permission: str) -> bool:
     """Tell whether ``role`` holds ``permission``."""
     return role == "admin" or role in PERMISSIONS.get(permission, frozenset())
+
+
+ROLE_LABELS: dict[str, str] = {
+    "admin": _("Administrator"),
+    "marketing": _("Marketing"),
+    "service_desk": _("Service desk"),
+    "store_manager": _("Store manager"),
+    "cashier": _("Cashier"),
+    "analyst": _("Analyst"),
+}
+
+
+def role_label(role: str) -> str:
+    """The catalogue id of a role's display name."""
+    return ROLE_LABELS.get(role, role)

@@ -10,7 +10,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError, VerifyMismatchError
 from sqlalchemy import select
 
-from regulars.core.errors import Conflict, Unauthorized
+from regulars.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from regulars.core.i18n import _
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
@@ -19,6 +19,7 @@ from regulars.staff.models import StaffAccount, StaffToken
 from regulars.staff.schemas import StaffCreate
 
 _hasher = PasswordHasher()
+MIN_PASSWORD = 10
 
 
 def staff_create(uow: UnitOfWork, *, data: StaffCreate) -> tuple[StaffAccount, str | None]:
@@ -120,3 +121,44 @@ def staff_ensure_admin(uow: UnitOfWork) -> str | None:
 def staff_list(uow: UnitOfWork) -> list[StaffAccount]:
     """All staff accounts by username."""
     return list(uow.session.scalars(select(StaffAccount).order_by(StaffAccount.username)))
+
+
+def staff_change_password(
+    uow: UnitOfWork, *, account: StaffAccount, current: str, new: str
+) -> None:
+    """Change a password after checking the current one; other sessions end."""
+    try:
+        _hasher.verify(account.password_hash, current)
+    except (VerifyMismatchError, VerificationError) as exc:
+        raise Unauthorized(_("the current password is wrong"), field="current_password") from exc
+    if len(new) < MIN_PASSWORD or new == current:
+        raise InvalidInput(
+            _("the new password needs at least {n} characters and must differ"),
+            field="new_password",
+            n=MIN_PASSWORD,
+        )
+    account.password_hash = _hasher.hash(new)
+    account.must_change_password = False
+    uow.flush()
+
+
+def staff_set_locale(uow: UnitOfWork, *, account: StaffAccount, locale: str) -> None:
+    """Remember the language an account works in."""
+    account.locale = "zh_CN" if locale == "zh_CN" else "en"
+    uow.flush()
+
+
+def staff_get(uow: UnitOfWork, *, staff_id: int) -> StaffAccount:
+    """An account by id, or ``NotFound``."""
+    account = uow.session.get(StaffAccount, staff_id)
+    if account is None:
+        raise NotFound(_("staff account {id} not found"), field="staff_id", id=staff_id)
+    return account
+
+
+def staff_set_active(uow: UnitOfWork, *, staff_id: int, active: bool) -> StaffAccount:
+    """Enable or disable an account (a disabled account's sessions and tokens stop working)."""
+    account = staff_get(uow, staff_id=staff_id)
+    account.active = active
+    uow.flush()
+    return account

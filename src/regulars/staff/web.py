@@ -1,0 +1,346 @@
+"""Staff pages: login, logout, language, password, staff management, audit log.
+
+Also the building blocks every domain's pages use: the logged-in staff member
+(:func:`page_staff`), permission checks (:func:`page_require`), CSRF checks
+(:func:`csrf_protect`) and :func:`page` to render with the shared layout.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from regulars.core.errors import DomainError, Forbidden, Unauthorized
+from regulars.core.i18n import _, normalise_locale
+from regulars.core.templating import render
+from regulars.core.timeutil import as_utc
+from regulars.core.web import UowDep
+from regulars.staff import audit, rules, service, sessions
+from regulars.staff.models import StaffAccount, StaffSession
+from regulars.staff.schemas import StaffCreate
+
+router = APIRouter(include_in_schema=False)
+SESSION_COOKIE = "regulars_session"
+LANG_COOKIE = "regulars_lang"
+
+
+class LoginRequired(Exception):
+    """Raised by page dependencies when no one is logged in; answered with a redirect."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+@dataclass
+class PageContext:
+    """Who is looking at a page, in which language, with which CSRF token."""
+
+    account: StaffAccount
+    session: StaffSession
+    locale: str
+
+    def can(self, permission: str) -> bool:
+        """Tell whether the account may use ``permission``."""
+        return rules.allowed(self.account.role, permission)
+
+
+def visitor_locale(request: Request) -> str:
+    """Language of a visitor who is not logged in: ``?lang``, cookie, then the browser."""
+    return normalise_locale(
+        request.query_params.get("lang")
+        or request.cookies.get(LANG_COOKIE)
+        or request.headers.get("accept-language")
+    )
+
+
+def page_staff(request: Request, uow: UowDep) -> PageContext:
+    """The logged-in staff member of a page request, or a redirect to the login page."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    found = sessions.session_find(uow, session_id=cookie) if cookie else None
+    if found is None:
+        raise LoginRequired(request.url.path)
+    session, account = found
+    return PageContext(account=account, session=session, locale=normalise_locale(account.locale))
+
+
+Staff = Annotated[PageContext, Depends(page_staff)]
+
+
+def page_require(permission: str) -> Callable[..., PageContext]:
+    """Dependency factory: the page's staff member, if their role holds ``permission``."""
+
+    def _check(ctx: Staff) -> PageContext:
+        if not ctx.can(permission):
+            raise Forbidden(_("your role may not do this"))
+        return ctx
+
+    return _check
+
+
+async def csrf_protect(request: Request, ctx: Staff) -> PageContext:
+    """Refuse a state-changing request whose CSRF token is missing or wrong."""
+    sent = request.headers.get("x-csrf-token")
+    if not sent:
+        form = await request.form()
+        value = form.get("csrf_token")
+        sent = value if isinstance(value, str) else None
+    if not sent or not hmac.compare_digest(sent, ctx.session.csrf_token):
+        raise Forbidden(_("the form has expired; reload the page and try again"))
+    return ctx
+
+
+Csrf = Annotated[PageContext, Depends(csrf_protect)]
+
+
+def page(
+    request: Request,
+    ctx: PageContext,
+    template: str,
+    data: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """Render a staff page with the shared layout's context."""
+    context = {
+        "me": ctx.account,
+        "csrf_token": ctx.session.csrf_token,
+        "can": ctx.can,
+        "role_label": rules.role_label,
+        **(data or {}),
+    }
+    return render(request, template, context, locale=ctx.locale, status_code=status_code)
+
+
+def _safe_next(value: str | None) -> str:
+    """Only same-site paths are followed after login (no open redirect)."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(
+    request: Request, next: Annotated[str | None, Query(max_length=300)] = None
+) -> HTMLResponse:
+    """The login page."""
+    locale = visitor_locale(request)
+    return render(
+        request, "staff/login.html", {"next": _safe_next(next), "error": None}, locale=locale
+    )
+
+
+@router.post("/login", response_model=None)
+def login_submit(
+    request: Request,
+    uow: UowDep,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=300)] = "/",
+) -> Response:
+    """Check the password, start a new session (new id) and go on."""
+    locale = visitor_locale(request)
+    try:
+        account = service.staff_authenticate(uow, username=username, password=password)
+    except Unauthorized as exc:
+        uow.commit()  # the failure count drives the lockout
+        context = {"next": _safe_next(next), "error": exc}
+        return render(request, "staff/login.html", context, locale=locale, status_code=401)
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        sessions.session_end(uow, session_id=old)
+    session_id, _row = sessions.session_create(uow, account=account)
+    audit.audit_record(uow, actor=account, action="login", page="/login")
+    uow.commit()
+    target = "/account/password" if account.must_change_password else _safe_next(next)
+    response = RedirectResponse(target, status_code=303)
+    secure = request.url.scheme == "https"
+    response.set_cookie(
+        SESSION_COOKIE, session_id, httponly=True, samesite="strict", secure=secure, path="/"
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, uow: UowDep, ctx: Csrf) -> RedirectResponse:
+    """End the session."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        sessions.session_end(uow, session_id=cookie)
+        uow.commit()
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.post("/lang")
+def switch_language(
+    request: Request,
+    uow: UowDep,
+    ctx: Csrf,
+    lang: Annotated[str, Form(max_length=10)],
+    back: Annotated[str, Form(max_length=300)] = "/",
+) -> RedirectResponse:
+    """Switch the logged-in account's language (kept for next time)."""
+    service.staff_set_locale(uow, account=ctx.account, locale=normalise_locale(lang))
+    uow.commit()
+    return RedirectResponse(_safe_next(back), status_code=303)
+
+
+@router.get("/account/password", response_class=HTMLResponse)
+def password_form(request: Request, ctx: Staff) -> HTMLResponse:
+    """The password change page."""
+    return page(request, ctx, "staff/password.html", {"error": None, "done": False})
+
+
+@router.post("/account/password", response_class=HTMLResponse)
+def password_submit(
+    request: Request,
+    uow: UowDep,
+    ctx: Csrf,
+    current_password: Annotated[str, Form(max_length=200)],
+    new_password: Annotated[str, Form(max_length=200)],
+) -> HTMLResponse:
+    """Change the password."""
+    try:
+        service.staff_change_password(
+            uow, account=ctx.account, current=current_password, new=new_password
+        )
+    except DomainError as exc:
+        return page(
+            request, ctx, "staff/password.html", {"error": exc, "done": False}, status_code=422
+        )
+    audit.audit_record(uow, actor=ctx.account, action="password_change", page="/account/password")
+    uow.commit()
+    return page(request, ctx, "staff/password.html", {"error": None, "done": True})
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, ctx: Staff) -> HTMLResponse:
+    """The start page: what this role can do."""
+    return page(request, ctx, "staff/home.html")
+
+
+Admin = Annotated[PageContext, Depends(page_require("staff.manage"))]
+
+
+@router.get("/staff", response_class=HTMLResponse)
+def staff_page(request: Request, uow: UowDep, ctx: Admin) -> HTMLResponse:
+    """Staff accounts (admin)."""
+    return page(
+        request,
+        ctx,
+        "staff/staff.html",
+        {"accounts": service.staff_list(uow), "roles": rules.ROLES, "error": None, "created": None},
+    )
+
+
+@router.post("/staff", response_class=HTMLResponse)
+def staff_create_page(
+    request: Request,
+    uow: UowDep,
+    ctx: Csrf,
+    username: Annotated[str, Form(max_length=64)],
+    display_name: Annotated[str, Form(max_length=100)],
+    role: Annotated[str, Form(max_length=20)],
+    store_ids: Annotated[str, Form(max_length=500)] = "",
+    locale: Annotated[str, Form(max_length=10)] = "zh_CN",
+) -> HTMLResponse:
+    """Create an account and show its one-time password once (admin)."""
+    if not ctx.can("staff.manage"):
+        raise Forbidden(_("your role may not do this"))
+    created: tuple[StaffAccount, str | None] | None = None
+    error: Exception | None = None
+    try:
+        stores = [int(s) for s in store_ids.replace(",", " ").split() if s.strip()]
+        data = StaffCreate(
+            username=username,
+            display_name=display_name,
+            role=role,  # type: ignore[arg-type]
+            store_ids=stores,
+            locale="en" if locale == "en" else "zh_CN",
+        )
+        created = service.staff_create(uow, data=data)
+        audit.audit_record(
+            uow,
+            actor=ctx.account,
+            action="staff_create",
+            page="/staff",
+            detail={"username": username, "role": role},
+        )
+        uow.commit()
+    except (DomainError, ValueError) as exc:
+        uow.rollback()
+        error = exc
+    accounts = service.staff_list(uow)
+    status = 201 if created else 422
+    return page(
+        request,
+        ctx,
+        "staff/staff.html",
+        {"accounts": accounts, "roles": rules.ROLES, "error": error, "created": created},
+        status_code=status,
+    )
+
+
+@router.post("/staff/{staff_id}/active", response_model=None)
+def staff_toggle(
+    uow: UowDep, ctx: Csrf, staff_id: int, active: Annotated[bool, Form()]
+) -> RedirectResponse:
+    """Enable or disable an account (admin)."""
+    if not ctx.can("staff.manage"):
+        raise Forbidden(_("your role may not do this"))
+    account = service.staff_set_active(uow, staff_id=staff_id, active=active)
+    if not active:
+        sessions.sessions_end_for(uow, staff_id=account.id)
+    audit.audit_record(
+        uow,
+        actor=ctx.account,
+        action="staff_active",
+        page="/staff",
+        detail={"staff_id": staff_id, "active": active},
+    )
+    uow.commit()
+    return RedirectResponse("/staff", status_code=303)
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(
+    request: Request,
+    uow: UowDep,
+    ctx: Admin,
+    member_id: Annotated[str | None, Query(max_length=12)] = None,
+    actor: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=50)] = None,
+    since: Annotated[str | None, Query(max_length=30)] = None,
+) -> HTMLResponse:
+    """Search the audit trail (admin)."""
+    member = int(member_id) if member_id and member_id.isdigit() and len(member_id) < 10 else None
+    start: datetime | None = None
+    if since:
+        try:
+            start = as_utc(datetime.fromisoformat(since))
+        except ValueError:
+            start = None
+    events = audit.audit_search(
+        uow, member_id=member, actor=actor or None, action=action or None, since=start
+    )
+    filters = {
+        "member_id": member_id or "",
+        "actor": actor or "",
+        "action": action or "",
+        "since": since or "",
+    }
+    return page(request, ctx, "staff/audit.html", {"events": events, "filters": filters})
+
+
+def login_redirect(exc: LoginRequired) -> RedirectResponse:
+    """Where a page request without a session goes."""
+    return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
