@@ -49,7 +49,9 @@ def test_no_input_makes_a_server_error(app: FastAPI, world: World, path: str, me
     def run(case: schemathesis.Case) -> None:
         response = case.call(headers=headers)
         if response.status_code >= 500:
-            failures.append(f"{response.status_code} {case.method} {case.formatted_path} {case.body!r}: {response.text[:300]}")
+            failures.append(
+                f"{response.status_code} {case.method} {case.formatted_path} {case.body!r}: {response.text[:300]}"
+            )
 
     run()
     assert failures == []

@@ -16,7 +16,11 @@ def world(uow) -> World:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("6901234567892", "6901234567892"), ("036000291452", "0036000291452"), ("96385074", "96385074")],
+    [
+        ("6901234567892", "6901234567892"),
+        ("036000291452", "0036000291452"),
+        ("96385074", "96385074"),
+    ],
 )
 def test_valid_barcodes(raw: str, expected: str) -> None:
     assert normalise_barcode(raw) == expected
@@ -67,7 +71,11 @@ def test_bad_barcode_is_422_naming_the_field(client, world) -> None:
 
 def test_update_product(client, world) -> None:
     pid = world.products[0].id
-    answer = client.patch(f"/api/v1/products/{pid}", json={"cost_price": "0.99", "tags": ["pet"]}, headers=world.staff())
+    answer = client.patch(
+        f"/api/v1/products/{pid}",
+        json={"cost_price": "0.99", "tags": ["pet"]},
+        headers=world.staff(),
+    )
     assert answer.status_code == 200
     assert answer.json()["cost_price"] == "0.99" and answer.json()["tags"] == ["pet"]
 
@@ -79,17 +87,49 @@ def test_cashier_cannot_change_the_catalogue(client, world) -> None:
 
 def test_stores_terminals_and_keys(client, world) -> None:
     admin = world.staff()
-    assert client.post("/api/v1/stores", json={"code": "S002", "name": "二店"}, headers=admin).status_code == 201
-    assert client.post("/api/v1/stores", json={"code": "S002", "name": "dup"}, headers=admin).status_code == 409
-    assert client.post("/api/v1/stores/S002/terminals", json={"code": "T09"}, headers=admin).status_code == 201
+    assert (
+        client.post(
+            "/api/v1/stores", json={"code": "S002", "name": "二店"}, headers=admin
+        ).status_code
+        == 201
+    )
+    assert (
+        client.post(
+            "/api/v1/stores", json={"code": "S002", "name": "dup"}, headers=admin
+        ).status_code
+        == 409
+    )
+    assert (
+        client.post(
+            "/api/v1/stores/S002/terminals", json={"code": "T09"}, headers=admin
+        ).status_code
+        == 201
+    )
     issued = client.post("/api/v1/stores/S002/terminals/T09/key", headers=admin)
     assert issued.status_code == 201
     key = issued.json()["api_key"]
     listed = client.get("/api/v1/stores/S002/terminals", headers=admin).json()
     assert listed[0]["api_key_prefix"] in key and "api_key" not in listed[0]
-    identify = client.post("/api/v1/till/identify", json={"card_no": world.members[0].card_no}, headers={"X-Api-Key": key})
+    identify = client.post(
+        "/api/v1/till/identify",
+        json={"card_no": world.members[0].card_no},
+        headers={"X-Api-Key": key},
+    )
     assert identify.status_code == 200
     reissued = client.post("/api/v1/stores/S002/terminals/T09/key", headers=admin).json()["api_key"]
-    assert client.post("/api/v1/till/identify", json={"card_no": "C0000001"}, headers={"X-Api-Key": key}).status_code == 401
-    assert client.post("/api/v1/till/identify", json={"card_no": "C0000001"}, headers={"X-Api-Key": reissued}).status_code == 200
-    assert client.post("/api/v1/stores/NOPE/terminals", json={"code": "T1"}, headers=admin).status_code == 404
+    assert (
+        client.post(
+            "/api/v1/till/identify", json={"card_no": "C0000001"}, headers={"X-Api-Key": key}
+        ).status_code
+        == 401
+    )
+    assert (
+        client.post(
+            "/api/v1/till/identify", json={"card_no": "C0000001"}, headers={"X-Api-Key": reissued}
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post("/api/v1/stores/NOPE/terminals", json={"code": "T1"}, headers=admin).status_code
+        == 404
+    )

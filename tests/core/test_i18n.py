@@ -23,7 +23,9 @@ def test_every_message_is_translated_to_chinese() -> None:
     untranslated = [i for i in ids if not chinese.get(i)]
     assert untranslated == []
     for message in ids:
-        assert set(re.findall(r"{(\w+)}", message)) == set(re.findall(r"{(\w+)}", chinese[message])), message
+        assert set(re.findall(r"{(\w+)}", message)) == set(
+            re.findall(r"{(\w+)}", chinese[message])
+        ), message
 
 
 def test_translate_fills_placeholders_and_falls_back_to_english() -> None:
@@ -38,7 +40,9 @@ def test_catalogue_template_is_up_to_date() -> None:
     found = {
         message
         for _file, _line, message, _comments, _context in extract_from_dir(
-            str(source), method_map=[("**.py", "python"), ("**/templates/**.html", "jinja2")], keywords={"_": None}
+            str(source),
+            method_map=[("**.py", "python"), ("**/templates/**.html", "jinja2")],
+            keywords={"_": None},
         )
     }
     with (LOCALES / "messages.pot").open("rb") as handle:

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from regulars.core import config as config_module
+from regulars.core.crypto import reset_cipher
 from regulars.entrypoints import context
 from regulars.entrypoints.cli import app
 
@@ -22,6 +23,7 @@ def cli_db(fresh_database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
     config_module.get_settings.cache_clear()
     context.engine.cache_clear()
     yield fresh_database
+    reset_cipher()
     context.engine().dispose()
     context.engine.cache_clear()
     config_module.get_settings.cache_clear()
@@ -35,7 +37,16 @@ def invoke(*args: str) -> str:
 
 def test_members_commands(cli_db: str) -> None:
     invoke("db", "upgrade")
-    out = invoke("members", "register", "--mobile", "13912345678", "--name", "陈一", "--consent", "marketing:sms")
+    out = invoke(
+        "members",
+        "register",
+        "--mobile",
+        "13912345678",
+        "--name",
+        "陈一",
+        "--consent",
+        "marketing:sms",
+    )
     first = int(re.search(r"registered member (\d+)", out).group(1))  # type: ignore[union-attr]
     out = invoke("members", "register", "--card", "CARD9001", "--name", "陈一 (card)")
     second = int(re.search(r"registered member (\d+)", out).group(1))  # type: ignore[union-attr]
@@ -66,3 +77,22 @@ def test_stores_and_admin(cli_db: str) -> None:
     assert "one-time password" in invoke("staff", "create-admin")
     assert "already exists" in invoke("staff", "create-admin")
     invoke("stores", "revoke-key", "S9", "T1")
+
+
+def test_export_erase_and_key_rotation(cli_db: str, tmp_path, monkeypatch) -> None:
+    invoke("db", "upgrade")
+    out = invoke("members", "register", "--mobile", "13912345679", "--name", "孙二")
+    member_id = re.search(r"registered member (\d+)", out).group(1)  # type: ignore[union-attr]
+    rotated = invoke("keys", "rotate")
+    new_key = re.search(r"REGULARS_DATA_KEY=(\S+)", rotated).group(1)  # type: ignore[union-attr]
+    assert "孙二" not in invoke("members", "find", "13912345679")  # the old key no longer matches
+    monkeypatch.setenv("REGULARS_DATA_KEY", new_key)
+    config_module.get_settings.cache_clear()
+    reset_cipher()
+    assert "孙二" in invoke("members", "find", "13912345679")  # the blind index was rebuilt
+    target = tmp_path / "export.json"
+    invoke("members", "export", member_id, "--output", str(target))
+    assert json.loads(target.read_text())["profile"]["mobile"] == "+8613912345679"
+    assert runner.invoke(app, ["members", "erase", member_id]).exit_code == 2
+    invoke("members", "erase", member_id, "--yes")
+    assert json.loads(invoke("members", "show", member_id, "--json"))["status"] == "erased"

@@ -80,7 +80,11 @@ def build_world(
     for role in ("admin", "marketing", "service_desk", "store_manager", "cashier", "analyst"):
         # API tests only need tokens; an unusable hash skips argon2's deliberate cost.
         account = StaffAccount(
-            username=f"t_{role}", display_name=role, role=role, password_hash="!", store_ids=[store.id]
+            username=f"t_{role}",
+            display_name=role,
+            role=role,
+            password_hash="!",
+            store_ids=[store.id],
         )
         uow.session.add(account)
         uow.flush()

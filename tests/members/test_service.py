@@ -28,7 +28,9 @@ def test_mobile_numbers_are_normalised(raw: str, expected: str) -> None:
     assert rules.normalise_mobile(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["12345678901", "1381234567", "138123456789", "+86123", "abc", "+8602112345678"])
+@pytest.mark.parametrize(
+    "raw", ["12345678901", "1381234567", "138123456789", "+86123", "abc", "+8602112345678"]
+)
 def test_bad_mobile_numbers_are_refused(raw: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         rules.normalise_mobile(raw)
@@ -59,7 +61,9 @@ def test_register_encrypts_mobile_and_address(uow) -> None:
         ),
     )
     raw = uow.session.execute(
-        select(Member.mobile_enc, Member.address_enc, Member.mobile_index).where(Member.id == member.id)
+        select(Member.mobile_enc, Member.address_enc, Member.mobile_index).where(
+            Member.id == member.id
+        )
     ).one()
     assert b"13912340001" not in raw.mobile_enc
     assert "浦东".encode() not in raw.address_enc
@@ -68,7 +72,9 @@ def test_register_encrypts_mobile_and_address(uow) -> None:
     read = queries.member_read(uow.session, member)
     assert read.address == "上海市浦东新区 1 号"
     assert read.mobile_masked == "139****0001"
-    assert [(c.purpose, c.channel, c.granted) for c in read.consents] == [("marketing", "sms", True)]
+    assert [(c.purpose, c.channel, c.granted) for c in read.consents] == [
+        ("marketing", "sms", True)
+    ]
 
 
 def test_register_needs_mobile_or_card() -> None:
@@ -100,19 +106,35 @@ def test_find_by_mobile_card_and_name(uow) -> None:
 
 
 def test_update_changes_only_sent_fields(uow) -> None:
-    member = service.member_register(uow, data=MemberCreate(card_no="CARD0005", name="Old", occupation="teacher"))
-    service.member_update(uow, member_id=member.id, data=MemberUpdate(name="New", hobbies=["cooking"]))
+    member = service.member_register(
+        uow, data=MemberCreate(card_no="CARD0005", name="Old", occupation="teacher")
+    )
+    service.member_update(
+        uow, member_id=member.id, data=MemberUpdate(name="New", hobbies=["cooking"])
+    )
     assert (member.name, member.occupation, member.hobbies) == ("New", "teacher", ["cooking"])
 
 
 def test_consent_withdrawal_keeps_history(uow) -> None:
     member = service.member_register(uow, data=MemberCreate(card_no="CARD0006"))
-    service.consent_set(uow, member_id=member.id, consent=ConsentIn(purpose="marketing", channel="email", granted=True))
-    assert queries.has_consent(uow.session, member_id=member.id, purpose="marketing", channel="email")
     service.consent_set(
-        uow, member_id=member.id, consent=ConsentIn(purpose="marketing", channel="email", granted=False, source="member page")
+        uow,
+        member_id=member.id,
+        consent=ConsentIn(purpose="marketing", channel="email", granted=True),
     )
-    assert not queries.has_consent(uow.session, member_id=member.id, purpose="marketing", channel="email")
+    assert queries.has_consent(
+        uow.session, member_id=member.id, purpose="marketing", channel="email"
+    )
+    service.consent_set(
+        uow,
+        member_id=member.id,
+        consent=ConsentIn(
+            purpose="marketing", channel="email", granted=False, source="member page"
+        ),
+    )
+    assert not queries.has_consent(
+        uow.session, member_id=member.id, purpose="marketing", channel="email"
+    )
     history = queries.consent_history(uow.session, member_id=member.id)
     assert [(e.granted, e.source) for e in history] == [(True, "staff"), (False, "member page")]
 
@@ -120,25 +142,40 @@ def test_consent_withdrawal_keeps_history(uow) -> None:
 def test_merge_moves_receipts_and_consents(uow, client) -> None:
     world = build_world(uow)
     survivor, duplicate = world.members
-    service.consent_set(uow, member_id=duplicate.id, consent=ConsentIn(purpose="analytics", channel="post", granted=True))
+    service.consent_set(
+        uow,
+        member_id=duplicate.id,
+        consent=ConsentIn(purpose="analytics", channel="post", granted=True),
+    )
     uow.commit()
     payload = receipt_payload(world, "M-1")
     payload["member"] = {"member_id": duplicate.id}
     assert client.post("/api/v1/receipts", json=payload, headers=world.till()).status_code == 201
 
-    record = service.member_merge(uow, survivor_id=survivor.id, merged_id=duplicate.id, actor="tester", reason="same person")
+    record = service.member_merge(
+        uow, survivor_id=survivor.id, merged_id=duplicate.id, actor="tester", reason="same person"
+    )
     uow.commit()
     assert record.details["moved"]["receipt.member_id"] == 1
     assert record.details["moved"]["consent_event.member_id"] == 1
-    count = uow.session.scalar(select(func.count()).select_from(Receipt).where(Receipt.member_id == survivor.id))
+    count = uow.session.scalar(
+        select(func.count()).select_from(Receipt).where(Receipt.member_id == survivor.id)
+    )
     assert count == 1
-    left = uow.session.scalar(select(func.count()).select_from(ConsentEvent).where(ConsentEvent.member_id == duplicate.id))
+    left = uow.session.scalar(
+        select(func.count()).select_from(ConsentEvent).where(ConsentEvent.member_id == duplicate.id)
+    )
     assert left == 0
     uow.session.refresh(duplicate)
     assert duplicate.status == "merged" and duplicate.merged_into_id == survivor.id
     # The duplicate's card still identifies the survivor, and the merge can be shown.
-    assert queries.member_identify(uow.session, card_no=world.members[1].card_no or "").id == survivor.id
-    assert [m.merged_id for m in queries.merges_of(uow.session, member_id=survivor.id)] == [duplicate.id]
+    assert (
+        queries.member_identify(uow.session, card_no=world.members[1].card_no or "").id
+        == survivor.id
+    )
+    assert [m.merged_id for m in queries.merges_of(uow.session, member_id=survivor.id)] == [
+        duplicate.id
+    ]
     with pytest.raises(Conflict):
         service.member_merge(uow, survivor_id=survivor.id, merged_id=duplicate.id, actor="tester")
 

@@ -24,12 +24,18 @@ def _count(uow, model) -> int:
 
 def test_identify_by_mobile_card_and_code(client, world) -> None:
     member = world.members[0]
-    for body in ({"mobile": "13912340001"}, {"card_no": member.card_no}, {"member_code": member_code(member.id)}):
+    for body in (
+        {"mobile": "13912340001"},
+        {"card_no": member.card_no},
+        {"member_code": member_code(member.id)},
+    ):
         answer = client.post("/api/v1/till/identify", json=body, headers=world.till())
         assert answer.status_code == 200, answer.text
         assert answer.json()["id"] == member.id
         assert answer.json()["mobile_masked"] == "139****0001"
-    missing = client.post("/api/v1/till/identify", json={"card_no": "NOSUCH00"}, headers=world.till())
+    missing = client.post(
+        "/api/v1/till/identify", json={"card_no": "NOSUCH00"}, headers=world.till()
+    )
     assert missing.status_code == 404
     assert missing.json()["error"]["field"] == "card_no"
 
@@ -37,14 +43,24 @@ def test_identify_by_mobile_card_and_code(client, world) -> None:
 def test_till_key_is_required_and_checked(client, world) -> None:
     payload = receipt_payload(world, "K-1")
     assert client.post("/api/v1/receipts", json=payload).status_code == 401
-    assert client.post("/api/v1/receipts", json=payload, headers={"X-Api-Key": "rgt_nope_nope"}).status_code == 401
+    assert (
+        client.post(
+            "/api/v1/receipts", json=payload, headers={"X-Api-Key": "rgt_nope_nope"}
+        ).status_code
+        == 401
+    )
     # A staff token is not a till key.
     assert client.post("/api/v1/receipts", json=payload, headers=world.staff()).status_code == 401
 
 
 def test_revoked_key_stops_working(client, world) -> None:
-    assert client.delete("/api/v1/stores/S001/terminals/T01/key", headers=world.staff()).status_code == 200
-    answer = client.post("/api/v1/receipts", json=receipt_payload(world, "REV-1"), headers=world.till())
+    assert (
+        client.delete("/api/v1/stores/S001/terminals/T01/key", headers=world.staff()).status_code
+        == 200
+    )
+    answer = client.post(
+        "/api/v1/receipts", json=receipt_payload(world, "REV-1"), headers=world.till()
+    )
     assert answer.status_code == 401
 
 
@@ -85,7 +101,11 @@ def test_conflict_message_in_chinese(client, world) -> None:
 
 
 def test_anonymous_receipt(client, world) -> None:
-    answer = client.post("/api/v1/receipts", json=receipt_payload(world, "ANON-1", member=False), headers=world.till())
+    answer = client.post(
+        "/api/v1/receipts",
+        json=receipt_payload(world, "ANON-1", member=False),
+        headers=world.till(),
+    )
     assert answer.status_code == 201
     assert answer.json()["member_id"] is None
 
@@ -110,7 +130,10 @@ def test_unknown_barcode_becomes_product_to_review(client, world, uow) -> None:
         (lambda p: p.update(lines=[]), "lines"),
         (lambda p: p.update(member={"card_no": "NOSUCH00"}), "member"),
         (lambda p: p.update(member={"mobile": "123"}), "member.mobile"),
-        (lambda p: p["payments"][0].update(reference="4111 1111 1111 1111"), "payments[0].reference"),
+        (
+            lambda p: p["payments"][0].update(reference="4111 1111 1111 1111"),
+            "payments[0].reference",
+        ),
         (lambda p: p.update(card_number="4111111111111111"), "card_number"),
         (lambda p: p.update(total="1.00"), "body"),
     ],
@@ -125,7 +148,11 @@ def test_bad_fields_get_4xx_naming_the_field(client, world, uow, mutate, field) 
 
 
 def test_not_json_is_4xx(client, world) -> None:
-    answer = client.post("/api/v1/receipts", content=b"{not json", headers={**world.till(), "Content-Type": "application/json"})
+    answer = client.post(
+        "/api/v1/receipts",
+        content=b"{not json",
+        headers={**world.till(), "Content-Type": "application/json"},
+    )
     assert answer.status_code == 422
 
 
@@ -150,8 +177,12 @@ def test_return_links_negative_lines_to_the_original(client, world, uow) -> None
     assert body["kind"] == "return"
     assert Decimal(body["total"]) < 0
     assert body["member_id"] == world.members[0].id
-    line = uow.session.scalars(select(ReceiptLine).where(ReceiptLine.receipt_id == body["receipt_id"])).one()
-    original = uow.session.scalars(select(ReceiptLine).where(ReceiptLine.id == line.original_line_id)).one()
+    line = uow.session.scalars(
+        select(ReceiptLine).where(ReceiptLine.receipt_id == body["receipt_id"])
+    ).one()
+    original = uow.session.scalars(
+        select(ReceiptLine).where(ReceiptLine.id == line.original_line_id)
+    ).one()
     assert line.quantity == Decimal("-1") and original.line_no == 1
     assert line.amount == -(original.amount / 2).quantize(Decimal("0.01"))
     # A replay records nothing new.
@@ -178,8 +209,14 @@ def test_cannot_return_more_than_bought(client, world, uow) -> None:
 
 def test_return_of_unknown_receipt_or_line(client, world) -> None:
     _sell(client, world, "S-3")
-    base = {"receipt_no": "RET-5", "occurred_at": "2026-11-21T09:00:00+08:00", "lines": [{"line_no": 1, "quantity": "1"}]}
-    missing = client.post("/api/v1/returns", json={**base, "original_receipt_no": "NOPE"}, headers=world.till())
+    base = {
+        "receipt_no": "RET-5",
+        "occurred_at": "2026-11-21T09:00:00+08:00",
+        "lines": [{"line_no": 1, "quantity": "1"}],
+    }
+    missing = client.post(
+        "/api/v1/returns", json={**base, "original_receipt_no": "NOPE"}, headers=world.till()
+    )
     assert missing.status_code == 422 and missing.json()["error"]["field"] == "original_receipt_no"
     no_line = {**base, "original_receipt_no": "S-3", "lines": [{"line_no": 9, "quantity": "1"}]}
     answer = client.post("/api/v1/returns", json=no_line, headers=world.till())
@@ -188,8 +225,15 @@ def test_return_of_unknown_receipt_or_line(client, world) -> None:
 
 def test_staff_reads_receipts_of_a_member(client, world) -> None:
     _sell(client, world, "S-4")
-    listed = client.get(f"/api/v1/members/{world.members[0].id}/receipts", headers=world.staff("service_desk"))
+    listed = client.get(
+        f"/api/v1/members/{world.members[0].id}/receipts", headers=world.staff("service_desk")
+    )
     assert listed.status_code == 200 and [r["receipt_no"] for r in listed.json()] == ["S-4"]
     one = client.get(f"/api/v1/receipts/{listed.json()[0]['id']}", headers=world.staff("analyst"))
     assert one.status_code == 200 and len(one.json()["lines"]) == 2
-    assert client.get(f"/api/v1/receipts/{listed.json()[0]['id']}", headers=world.staff("cashier")).status_code == 403
+    assert (
+        client.get(
+            f"/api/v1/receipts/{listed.json()[0]['id']}", headers=world.staff("cashier")
+        ).status_code
+        == 403
+    )

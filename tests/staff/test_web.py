@@ -19,7 +19,9 @@ def _session_cookie(answer) -> str:
 def test_login_sets_a_safe_cookie_and_a_new_session_id(client, uow) -> None:
     make_staff(uow, "alice", "admin")
     client.cookies.set("regulars_session", "planted-by-an-attacker", domain="testserver.local")
-    first = client.post("/login", data={"username": "alice", "password": PASSWORD}, follow_redirects=False)
+    first = client.post(
+        "/login", data={"username": "alice", "password": PASSWORD}, follow_redirects=False
+    )
     assert first.status_code == 303
     cookie = first.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
@@ -27,7 +29,9 @@ def test_login_sets_a_safe_cookie_and_a_new_session_id(client, uow) -> None:
     assert session_one != "planted-by-an-attacker"
     client.cookies.clear()
     client.cookies.set("regulars_session", session_one, domain="testserver.local")
-    second = client.post("/login", data={"username": "alice", "password": PASSWORD}, follow_redirects=False)
+    second = client.post(
+        "/login", data={"username": "alice", "password": PASSWORD}, follow_redirects=False
+    )
     assert _session_cookie(second) != session_one
 
 
@@ -49,7 +53,9 @@ def test_forms_refuse_missing_or_wrong_csrf(client, uow) -> None:
     for data in ({}, {"csrf_token": "wrong"}):
         answer = client.post("/lang", data={"lang": "zh_CN", **data})
         assert answer.status_code == 403
-    ok = client.post("/lang", data={"lang": "zh_CN", "csrf_token": token, "back": "/"}, follow_redirects=True)
+    ok = client.post(
+        "/lang", data={"lang": "zh_CN", "csrf_token": token, "back": "/"}, follow_redirects=True
+    )
     assert ok.status_code == 200
     assert "会员" in ok.text  # the menu is now in Chinese
 
@@ -57,7 +63,9 @@ def test_forms_refuse_missing_or_wrong_csrf(client, uow) -> None:
 def test_open_redirect_is_refused(client, uow) -> None:
     make_staff(uow, "dora", "admin")
     answer = client.post(
-        "/login", data={"username": "dora", "password": PASSWORD, "next": "//evil.example/x"}, follow_redirects=False
+        "/login",
+        data={"username": "dora", "password": PASSWORD, "next": "//evil.example/x"},
+        follow_redirects=False,
     )
     assert answer.headers["location"] == "/"
 
@@ -67,12 +75,23 @@ def test_admin_creates_staff_and_sees_the_audit_log(client, uow) -> None:
     token = login(client, "erin")
     created = client.post(
         "/staff",
-        data={"csrf_token": token, "username": "<script>x</script>", "display_name": "x", "role": "cashier"},
+        data={
+            "csrf_token": token,
+            "username": "<script>x</script>",
+            "display_name": "x",
+            "role": "cashier",
+        },
     )
     assert created.status_code == 422  # the username pattern refuses markup
     assert "<script>x</script>" not in created.text
     created = client.post(
-        "/staff", data={"csrf_token": token, "username": "frank", "display_name": "<b>Frank</b>", "role": "cashier"}
+        "/staff",
+        data={
+            "csrf_token": token,
+            "username": "frank",
+            "display_name": "<b>Frank</b>",
+            "role": "cashier",
+        },
     )
     assert created.status_code == 201
     assert "&lt;b&gt;Frank&lt;/b&gt;" in created.text and "<b>Frank</b>" not in created.text
@@ -93,14 +112,29 @@ def test_password_change(client, uow) -> None:
     login(client, "hugo")
     page = client.get("/account/password")
     token = csrf_of(page.text)
-    weak = client.post("/account/password", data={"csrf_token": token, "current_password": PASSWORD, "new_password": "short"})
+    weak = client.post(
+        "/account/password",
+        data={"csrf_token": token, "current_password": PASSWORD, "new_password": "short"},
+    )
     assert weak.status_code == 422
     done = client.post(
-        "/account/password", data={"csrf_token": token, "current_password": PASSWORD, "new_password": "another-long-one"}
+        "/account/password",
+        data={
+            "csrf_token": token,
+            "current_password": PASSWORD,
+            "new_password": "another-long-one",
+        },
     )
     assert done.status_code == 200
     client.post("/logout", data={"csrf_token": token})
-    assert client.post("/login", data={"username": "hugo", "password": "another-long-one"}, follow_redirects=False).status_code == 303
+    assert (
+        client.post(
+            "/login",
+            data={"username": "hugo", "password": "another-long-one"},
+            follow_redirects=False,
+        ).status_code
+        == 303
+    )
 
 
 def test_logout_ends_the_session(client, uow) -> None:

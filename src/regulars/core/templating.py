@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from regulars.core.i18n import translate
+from regulars.core.labels import label
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 STATIC_DIR = PACKAGE_DIR / "core" / "static"
@@ -48,6 +49,15 @@ def render(
     def gettext(message: str, **params: Any) -> str:
         return translate(message, locale, **params)
 
-    values: dict[str, Any] = {"request": request, "_": gettext, "locale": locale, **(context or {})}
+    def label_text(code: str | None) -> str:
+        return translate(label(code), locale)
+
+    values: dict[str, Any] = {
+        "request": request,
+        "_": gettext,
+        "label": label_text,
+        "locale": locale,
+        **(context or {}),
+    }
     html = environment().get_template(template).render(values)
     return HTMLResponse(html, status_code=status_code)

@@ -14,8 +14,10 @@ from regulars.core.db import make_engine, make_session_factory
 from regulars.core.templating import STATIC_DIR
 from regulars.core.web import install_error_handlers
 from regulars.entrypoints import schema
+from regulars.entrypoints.wiring import wire
 from regulars.imports.api import router as imports_router
 from regulars.members.api import router as members_router
+from regulars.members.web import router as member_pages
 from regulars.sales.api import router as till_router
 from regulars.sales.api import staff_router as sales_router
 from regulars.staff.api import router as staff_router
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.tables = len(schema.metadata.tables)
+    wire()
     install_error_handlers(app)
 
     @app.exception_handler(LoginRequired)
@@ -54,7 +57,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         return login_redirect(exc)
 
     api = (till_router, members_router, sales_router, catalog_router, staff_router, imports_router)
-    pages = (staff_pages,)
+    pages = (staff_pages, member_pages)
     for router in (*api, *pages):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from rich.console import Console
 from rich.table import Table
 
 from regulars.catalog import service as catalog_service
 from regulars.catalog.schemas import StoreCreate
 from regulars.core.config import get_settings
+from regulars.core.crypto import FieldCipher, load_key, reset_cipher
 from regulars.core.errors import DomainError
 from regulars.core.i18n import translate
 from regulars.entrypoints import context
 from regulars.entrypoints.cli_data import demo_app, import_app
+from regulars.entrypoints.wiring import wire
 from regulars.members import queries as member_queries
 from regulars.members import service as member_service
 from regulars.members.schemas import ConsentIn, MemberCreate
 from regulars.staff import service as staff_service
+from regulars.staff.audit import audit_record
 
 console = Console()
 err = Console(stderr=True)
@@ -30,10 +36,12 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 members_app = typer.Typer(help="Members: find, show, register, merge.", no_args_is_help=True)
 stores_app = typer.Typer(help="Stores, tills and till API keys.", no_args_is_help=True)
 staff_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+keys_app = typer.Typer(help="The key that encrypts personal data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(members_app, name="members")
 app.add_typer(stores_app, name="stores")
 app.add_typer(staff_app, name="staff")
+app.add_typer(keys_app, name="keys")
 app.add_typer(import_app, name="import")
 app.add_typer(demo_app, name="demo")
 
@@ -252,6 +260,92 @@ def stores_revoke_key(store: str, terminal: str) -> None:
     console.print(f"till {store}/{terminal} key revoked")
 
 
+@members_app.command("export")
+def members_export(
+    member_id: int,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write")] = None,
+) -> None:
+    """Export everything held about a member as JSON (PIPL access request; audited)."""
+    with context.new_uow() as uow:
+        try:
+            data = member_queries.member_export_all(uow, member_id=member_id)
+        except DomainError as exc:
+            fail(exc)
+            return
+        audit_record(uow, actor="cli", action="member_export", member_id=member_id, page="cli")
+        uow.commit()
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    if output is None:
+        console.print_json(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"member {member_id} exported to {output}")
+
+
+@members_app.command("erase")
+def members_erase(
+    member_id: int,
+    yes: Annotated[bool, typer.Option("--yes", help="confirm the erasure")] = False,
+) -> None:
+    """Erase a member's personal data; receipts stay for aggregates, unlinked (audited)."""
+    if not yes:
+        err.print("add --yes to confirm: the member's personal data cannot be restored")
+        raise typer.Exit(2)
+    with context.new_uow() as uow:
+        try:
+            unlinked = member_service.member_erase(uow, member_id=member_id, actor="cli")
+        except DomainError as exc:
+            fail(exc)
+            return
+        audit_record(
+            uow,
+            actor="cli",
+            action="member_erase",
+            member_id=member_id,
+            page="cli",
+            detail=unlinked,
+        )
+        uow.commit()
+    console.print(f"member {member_id} erased; unlinked {unlinked}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    new_key: Annotated[
+        str | None, typer.Option(help="base64 32-byte key; generated if omitted")
+    ] = None,
+) -> None:
+    """Re-encrypt personal data with a new key and rebuild the mobile lookup index.
+
+    With the key kept in ``var/data.key`` the file is replaced; with ``REGULARS_DATA_KEY``
+    set, the new key is printed and must replace the setting before the next start.
+    """
+    settings = get_settings()
+    old = FieldCipher(load_key(settings.data_key, settings.var_dir))
+    key = base64.b64decode(new_key) if new_key else AESGCM.generate_key(bit_length=256)
+    try:
+        new = FieldCipher(key)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    with context.new_uow() as uow:
+        changed = member_service.member_reencrypt(uow, old=old, new=new)
+        audit_record(
+            uow, actor="cli", action="key_rotation", page="cli", detail={"members": changed}
+        )
+        uow.commit()
+    encoded = base64.b64encode(key).decode()
+    if settings.data_key:
+        console.print(f"re-encrypted {changed} members; set REGULARS_DATA_KEY={encoded}")
+    else:
+        path = settings.var_dir / "data.key"
+        path.write_text(encoded)
+        path.chmod(0o600)
+        console.print(f"re-encrypted {changed} members; new key written to {path}")
+    reset_cipher()
+
+
 def main() -> None:
     """Console-script entry point."""
+    wire()
     app()

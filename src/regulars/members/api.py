@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from regulars.core.web import IdPath, UowDep
 from regulars.members import queries, service
@@ -19,6 +19,7 @@ from regulars.members.schemas import (
     MergeRequest,
 )
 from regulars.staff.api import require
+from regulars.staff.audit import audit_record
 from regulars.staff.models import StaffAccount
 
 router = APIRouter(prefix="/api/v1/members", tags=["members"])
@@ -52,9 +53,51 @@ def register_member(uow: UowDep, data: MemberCreate, _who: Writer) -> MemberRead
 
 
 @router.get("/{member_id}", response_model=MemberRead)
-def get_member(uow: UowDep, member_id: IdPath, _who: Reader) -> MemberRead:
-    """A member's profile."""
-    return queries.member_read(uow.session, queries.member_get(uow.session, member_id=member_id))
+def get_member(request: Request, uow: UowDep, member_id: IdPath, who: Reader) -> MemberRead:
+    """A member's profile (the read is written to the audit trail)."""
+    read = queries.member_read(uow.session, queries.member_get(uow.session, member_id=member_id))
+    audit_record(
+        uow, actor=who, action="profile_view", member_id=member_id, page=str(request.url.path)
+    )
+    uow.commit()
+    return read
+
+
+@router.get("/{member_id}/export")
+def export_member(
+    request: Request,
+    uow: UowDep,
+    member_id: IdPath,
+    who: Annotated[StaffAccount, Depends(require("members.export"))],
+) -> dict[str, Any]:
+    """Everything held about the member, decrypted (PIPL access request; audited)."""
+    data = queries.member_export_all(uow, member_id=member_id)
+    audit_record(
+        uow, actor=who, action="member_export", member_id=member_id, page=str(request.url.path)
+    )
+    uow.commit()
+    return data
+
+
+@router.post("/{member_id}/erase")
+def erase_member(
+    request: Request,
+    uow: UowDep,
+    member_id: IdPath,
+    who: Annotated[StaffAccount, Depends(require("members.erase"))],
+) -> dict[str, Any]:
+    """Erase the member's personal data; receipts stay for aggregates, unlinked (audited)."""
+    unlinked = service.member_erase(uow, member_id=member_id, actor=who.username)
+    audit_record(
+        uow,
+        actor=who,
+        action="member_erase",
+        member_id=member_id,
+        page=str(request.url.path),
+        detail=unlinked,
+    )
+    uow.commit()
+    return {"member_id": member_id, "status": "erased", "unlinked": unlinked}
 
 
 @router.patch("/{member_id}", response_model=MemberRead)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from regulars.core.crypto import get_cipher
 from regulars.core.errors import NotFound
 from regulars.core.i18n import _
-from regulars.members import rules
+from regulars.core.uow import UnitOfWork
+from regulars.members import extensions, rules
 from regulars.members.models import ConsentEvent, Member, MemberMerge
 from regulars.members.schemas import ConsentRead, MemberRead, MemberSummary
 
@@ -185,3 +188,37 @@ def member_summary(member: Member) -> MemberSummary:
         name=member.name,
         status=member.status,
     )
+
+
+def member_mobile(member: Member) -> str | None:
+    """The member's mobile in full (only for roles allowed to see it; the caller audits)."""
+    return get_cipher().decrypt(member.mobile_enc)
+
+
+def member_export(session: Session, *, member_id: int) -> dict[str, object]:
+    """Everything the members domain holds about one member, decrypted (PIPL access request)."""
+    member = member_get(session, member_id=member_id)
+    profile = member_read(session, member).model_dump(mode="json")
+    profile["mobile"] = member_mobile(member)
+    history = [
+        ConsentRead.model_validate(c).model_dump(mode="json")
+        for c in consent_history(session, member_id=member_id)
+    ]
+    merges = [
+        {
+            "survivor_id": m.survivor_id,
+            "merged_id": m.merged_id,
+            "merged_at": m.merged_at.isoformat(),
+            "details": m.details,
+        }
+        for m in merges_of(session, member_id=member_id)
+    ]
+    return {"profile": profile, "consent_history": history, "merges": merges}
+
+
+def member_export_all(uow: UnitOfWork, *, member_id: int) -> dict[str, Any]:
+    """The member's data from every domain that registered an extension (PIPL access request)."""
+    data: dict[str, Any] = member_export(uow.session, member_id=member_id)
+    for extension in extensions.registered():
+        data[extension.key] = extension.export(uow, member_id=member_id)
+    return data

@@ -97,6 +97,12 @@ class MemberUpdate(Schema):
     mobile: Mobile | None = None
     card_no: CardNo | None = None
 
+    @model_validator(mode="after")
+    def _birthday_not_future(self) -> MemberUpdate:
+        if self.birthday is not None and self.birthday > date.today():  # noqa: DTZ011
+            raise ValueError("birthday: a birthday cannot be in the future")
+        return self
+
 
 class MemberSummary(ReadSchema):
     """What a till or a search list needs to know of a member."""

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Table, func, select, update
 
-from regulars.core.crypto import get_cipher
+from regulars.core.crypto import FieldCipher, get_cipher
 from regulars.core.db import Base
 from regulars.core.errors import Conflict, InvalidInput
 from regulars.core.i18n import _
@@ -216,3 +216,93 @@ def member_merge(
 def member_count(uow: UnitOfWork) -> int:
     """Number of member records (any status)."""
     return int(uow.session.scalar(select(func.count()).select_from(Member)) or 0)
+
+
+def member_erase(uow: UnitOfWork, *, member_id: int, actor: str) -> dict[str, int]:
+    """Erase a member's personal data (PIPL): anonymise the record, keep aggregates.
+
+    Personal fields are cleared, every consent is withdrawn, and rows of other domains
+    whose member column is marked ``info={"erase": "unlink"}`` (receipts) lose the link,
+    so sales totals stay right but no longer point to a person. The anonymised record
+    stays as an ``erased`` tombstone so ids in the audit trail still resolve.
+    """
+    member = member_get(uow.session, member_id=member_id)
+    if member.status == "erased":
+        raise Conflict(_("member {id} is already erased"), field="member_id", id=member_id)
+    for key, _value in consents_in_force(uow, member_id=member_id):
+        purpose, channel = key
+        consent_set(
+            uow,
+            member_id=member_id,
+            consent=ConsentIn(
+                purpose=purpose, channel=channel, granted=False, source="erasure", note=actor
+            ),
+        )
+    for name in (
+        *_PLAIN_FIELDS,
+        "household_composition",
+        "age_band",
+        "income_band",
+        "delivery_needs",
+    ):
+        setattr(member, name, [] if isinstance(getattr(member, name), list) else None)
+    for name in (
+        "mobile_enc",
+        "mobile_index",
+        "mobile_masked",
+        "address_enc",
+        "card_no",
+        "external_ref",
+        "first_purchase_at",
+        "first_purchase_category",
+    ):
+        setattr(member, name, None)
+    member.extra = {}
+    member.status = "erased"
+    unlinked: dict[str, int] = {}
+    for table, column in _member_references():
+        if table.c[column].info.get("erase") != "unlink":
+            continue
+        result = uow.session.execute(
+            update(table).where(table.c[column] == member_id).values({column: None})
+        )
+        unlinked[f"{table.name}.{column}"] = int(getattr(result, "rowcount", 0) or 0)
+    uow.flush()
+    return unlinked
+
+
+def consents_in_force(uow: UnitOfWork, *, member_id: int) -> list[tuple[tuple[str, str], bool]]:
+    """(purpose, channel) → granted for each consent currently granted."""
+    events = uow.session.scalars(
+        select(ConsentEvent)
+        .where(ConsentEvent.member_id == member_id)
+        .order_by(ConsentEvent.at, ConsentEvent.id)
+    )
+    latest: dict[tuple[str, str], bool] = {}
+    for event in events:
+        latest[(event.purpose, event.channel)] = event.granted
+    return [(key, granted) for key, granted in latest.items() if granted]
+
+
+def member_reencrypt(
+    uow: UnitOfWork, *, old: FieldCipher, new: FieldCipher, batch: int = 500
+) -> int:
+    """Re-encrypt every member's mobile and address with a new key and rebuild the blind index."""
+    changed = 0
+    last_id = 0
+    while True:
+        rows = list(
+            uow.session.scalars(
+                select(Member).where(Member.id > last_id).order_by(Member.id).limit(batch)
+            )
+        )
+        if not rows:
+            return changed
+        for member in rows:
+            mobile = old.decrypt(member.mobile_enc)
+            member.mobile_enc = new.encrypt(mobile)
+            member.mobile_index = new.blind_index(mobile) if mobile else None
+            member.address_enc = new.encrypt(old.decrypt(member.address_enc))
+            changed += 1
+        last_id = rows[-1].id
+        uow.flush()

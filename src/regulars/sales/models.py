@@ -33,7 +33,8 @@ class Receipt(Base):
     kind: Mapped[str] = mapped_column(String(10), default="sale")
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     cashier: Mapped[str | None] = mapped_column(String(64))
-    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    # An erased member's receipts stay for aggregates but lose the link to the person.
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"), info={"erase": "unlink"})
     original_receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipt.id"), index=True)
     total: Mapped[Decimal] = mapped_column(Money)
     discount_total: Mapped[Decimal] = mapped_column(Money)
@@ -59,6 +60,4 @@ class ReceiptLine(Base):
     unit_price: Mapped[Decimal] = mapped_column(Money)
     discount: Mapped[Decimal] = mapped_column(Money)
     amount: Mapped[Decimal] = mapped_column(Money)
-    original_line_id: Mapped[int | None] = mapped_column(
-        ForeignKey("receipt_line.id"), index=True
-    )
+    original_line_id: Mapped[int | None] = mapped_column(ForeignKey("receipt_line.id"), index=True)

@@ -263,7 +263,7 @@ def staff_create_page(
         data = StaffCreate(
             username=username,
             display_name=display_name,
-            role=role,  # type: ignore[arg-type]
+            role=role,
             store_ids=stores,
             locale="en" if locale == "en" else "zh_CN",
         )

@@ -1,0 +1,39 @@
+"""Display names (catalogue ids) of the code words stored in the database.
+
+Codes such as ``personalised_offers`` or ``return`` are stable identifiers; what staff
+and members read is their label, translated by the catalogue.
+"""
+
+from __future__ import annotations
+
+from regulars.core.i18n import _
+
+LABELS: dict[str, str] = {
+    # member status
+    "active": _("active"),
+    "merged": _("merged"),
+    "erased": _("erased"),
+    # gender
+    "female": _("female"),
+    "male": _("male"),
+    "other": _("other"),
+    "unknown": _("unknown"),
+    # consent purposes and channels
+    "marketing": _("marketing"),
+    "analytics": _("analytics"),
+    "personalised_offers": _("personalised offers"),
+    "sms": _("SMS"),
+    "email": _("email"),
+    "wechat": _("WeChat"),
+    "post": _("post"),
+    # receipt kinds
+    "sale": _("sale"),
+    "return": _("return"),
+}
+
+
+def label(code: str | None) -> str:
+    """The catalogue id of a code's display name (the code itself when it has none)."""
+    if code is None:
+        return ""
+    return LABELS.get(code, code)

@@ -1,0 +1,273 @@
+"""Staff pages of the members domain: search, profile, edit, consents, export, erase."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from regulars.core.errors import DomainError, InvalidInput
+from regulars.core.i18n import _
+from regulars.core.web import IdPath, UowDep
+from regulars.members import extensions, queries, rules, service
+from regulars.members.schemas import ConsentIn, MemberCreate, MemberUpdate
+from regulars.staff.audit import audit_record
+from regulars.staff.web import Csrf, PageContext, page, page_require
+
+router = APIRouter(include_in_schema=False)
+Reader = Annotated[PageContext, Depends(page_require("members.read"))]
+
+
+def _split(text: str) -> list[str]:
+    """A comma-separated form field as a list (both ASCII and Chinese commas)."""
+    return [part.strip() for part in text.replace("，", ",").split(",") if part.strip()]
+
+
+@router.get("/members", response_class=HTMLResponse)
+def search_page(
+    request: Request,
+    uow: UowDep,
+    ctx: Reader,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+) -> HTMLResponse:
+    """Find members by mobile, card number or name."""
+    found = queries.member_search(uow.session, text=q, limit=50) if q else []
+    results = [queries.member_summary(m) for m in found]
+    return page(
+        request, ctx, "members/search.html", {"q": q or "", "results": results, "error": None}
+    )
+
+
+@router.post("/members", response_model=None)
+def register_page(
+    request: Request,
+    uow: UowDep,
+    ctx: Csrf,
+    mobile: Annotated[str, Form(max_length=20)] = "",
+    card_no: Annotated[str, Form(max_length=32)] = "",
+    name: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Register a member from the search page."""
+    ctx_check(ctx, "members.write")
+    try:
+        data = MemberCreate(mobile=mobile or None, card_no=card_no or None, name=name or None)
+        member = service.member_register(uow, data=data, source=f"staff:{ctx.account.username}")
+    except (DomainError, ValidationError) as exc:
+        uow.rollback()
+        context = {"q": "", "results": [], "error": _error_text(exc)}
+        return page(request, ctx, "members/search.html", context, status_code=422)
+    audit_record(
+        uow, actor=ctx.account, action="member_register", member_id=member.id, page="/members"
+    )
+    uow.commit()
+    return RedirectResponse(f"/members/{member.id}", status_code=303)
+
+
+def ctx_check(ctx: PageContext, permission: str) -> None:
+    """Refuse when the page's staff member lacks ``permission``."""
+    page_require(permission)(ctx)
+
+
+def _error_text(exc: Exception) -> DomainError:
+    """A form error for the template: the domain error itself, or one made from bad input."""
+    if isinstance(exc, DomainError):
+        return exc
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()) if not str(p).startswith("function"))
+        return InvalidInput(
+            _("{where}: {reason}"),
+            field=where or None,
+            where=where or "-",
+            reason=first.get("msg", ""),
+        )
+    return InvalidInput(_("{where}: {reason}"), where="-", reason=str(exc))
+
+
+def _profile(
+    request: Request,
+    uow: UowDep,
+    ctx: PageContext,
+    member_id: int,
+    *,
+    error: Any = None,
+    status: int = 200,
+) -> HTMLResponse:
+    member = queries.member_get(uow.session, member_id=member_id)
+    read = queries.member_read(uow.session, member)
+    show_mobile = ctx.can("members.see_mobile")
+    mobile = queries.member_mobile(member) if show_mobile else None
+    panels = [ext.panel(uow, member_id=member.id) for ext in extensions.registered()]
+    audit_record(
+        uow,
+        actor=ctx.account,
+        action="profile_view",
+        member_id=member.id,
+        page=str(request.url.path),
+        detail={"mobile_shown": bool(mobile)},
+    )
+    uow.commit()
+    context = {
+        "m": read,
+        "mobile": mobile,
+        "panels": panels,
+        "history": queries.consent_history(uow.session, member_id=member.id),
+        "merges": queries.merges_of(uow.session, member_id=member.id),
+        "purposes": rules.PURPOSES,
+        "channels": rules.CHANNELS,
+        "consent_on": {(c.purpose, c.channel) for c in read.consents if c.granted},
+        "error": error,
+    }
+    return page(request, ctx, "members/profile.html", context, status_code=status)
+
+
+@router.get("/members/{member_id}", response_class=HTMLResponse)
+def profile_page(request: Request, uow: UowDep, ctx: Reader, member_id: IdPath) -> HTMLResponse:
+    """A member's profile: basic, special and household data, consents, and each domain's panel.
+
+    Every view is written to the audit trail (who, when, which member, which page).
+    """
+    return _profile(request, uow, ctx, member_id)
+
+
+@router.post("/members/{member_id}/edit", response_class=HTMLResponse, response_model=None)
+def edit_submit(
+    request: Request,
+    uow: UowDep,
+    ctx: Csrf,
+    member_id: IdPath,
+    name: Annotated[str, Form(max_length=100)] = "",
+    gender: Annotated[str, Form(max_length=10)] = "",
+    birthday: Annotated[str, Form(max_length=10)] = "",
+    mobile: Annotated[str, Form(max_length=20)] = "",
+    card_no: Annotated[str, Form(max_length=32)] = "",
+    address: Annotated[str, Form(max_length=300)] = "",
+    community: Annotated[str, Form(max_length=100)] = "",
+    occupation: Annotated[str, Form(max_length=100)] = "",
+    hobbies: Annotated[str, Form(max_length=1000)] = "",
+    preferences: Annotated[str, Form(max_length=1000)] = "",
+    delivery_needs: Annotated[str, Form(max_length=500)] = "",
+    household_size: Annotated[str, Form(max_length=3)] = "",
+    children_birth_years: Annotated[str, Form(max_length=200)] = "",
+    pets: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Save the profile form."""
+    ctx_check(ctx, "members.write")
+    try:
+        values: dict[str, Any] = {
+            "name": name or None,
+            "gender": gender or None,
+            "birthday": date.fromisoformat(birthday) if birthday else None,
+            "address": address or None,
+            "community": community or None,
+            "occupation": occupation or None,
+            "hobbies": _split(hobbies),
+            "preferences": _split(preferences),
+            "delivery_needs": delivery_needs or None,
+            "household_size": int(household_size) if household_size else None,
+            "children_birth_years": [int(y) for y in _split(children_birth_years)],
+            "pets": _split(pets),
+        }
+        if mobile and "*" not in mobile:
+            values["mobile"] = mobile
+        if card_no:
+            values["card_no"] = card_no
+        service.member_update(uow, member_id=member_id, data=MemberUpdate(**values))
+    except (DomainError, ValueError) as exc:  # ValueError covers Pydantic's and int()/date()'s
+        uow.rollback()
+        return _profile(request, uow, ctx, member_id, error=_error_text(exc), status=422)
+    audit_record(
+        uow,
+        actor=ctx.account,
+        action="member_update",
+        member_id=member_id,
+        page=str(request.url.path),
+    )
+    uow.commit()
+    return RedirectResponse(f"/members/{member_id}", status_code=303)
+
+
+@router.post("/members/{member_id}/consents", response_model=None)
+def consent_submit(
+    request: Request,
+    uow: UowDep,
+    ctx: Csrf,
+    member_id: IdPath,
+    purpose: Annotated[str, Form(max_length=30)],
+    channel: Annotated[str, Form(max_length=20)],
+    granted: Annotated[bool, Form()],
+) -> Response:
+    """Grant or withdraw one consent; the source records who did it."""
+    ctx_check(ctx, "members.write")
+    try:
+        consent = ConsentIn(
+            purpose=purpose,
+            channel=channel,
+            granted=granted,
+            source=f"staff:{ctx.account.username}",
+        )
+    except ValidationError as exc:
+        return _profile(request, uow, ctx, member_id, error=_error_text(exc), status=422)
+    service.consent_set(uow, member_id=member_id, consent=consent)
+    audit_record(
+        uow,
+        actor=ctx.account,
+        action="consent_change",
+        member_id=member_id,
+        page=str(request.url.path),
+        detail={"purpose": purpose, "channel": channel, "granted": granted},
+    )
+    uow.commit()
+    return RedirectResponse(f"/members/{member_id}", status_code=303)
+
+
+@router.get("/members/{member_id}/export", response_model=None)
+def export_download(
+    request: Request,
+    uow: UowDep,
+    ctx: Annotated[PageContext, Depends(page_require("members.export"))],
+    member_id: IdPath,
+) -> Response:
+    """Download everything held about the member as JSON (audited)."""
+    data = queries.member_export_all(uow, member_id=member_id)
+    audit_record(
+        uow,
+        actor=ctx.account,
+        action="member_export",
+        member_id=member_id,
+        page=str(request.url.path),
+    )
+    uow.commit()
+    body = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    headers = {"Content-Disposition": f'attachment; filename="member-{member_id}.json"'}
+    return Response(body, media_type="application/json", headers=headers)
+
+
+@router.post("/members/{member_id}/erase", response_model=None)
+def erase_submit(
+    request: Request,
+    uow: UowDep,
+    ctx: Csrf,
+    member_id: IdPath,
+    confirm: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Erase the member's personal data after typing the member id to confirm (audited)."""
+    ctx_check(ctx, "members.erase")
+    if confirm.strip() != str(member_id):
+        error = InvalidInput(_("type the member id to confirm the erasure"), field="confirm")
+        return _profile(request, uow, ctx, member_id, error=error, status=422)
+    unlinked = service.member_erase(uow, member_id=member_id, actor=ctx.account.username)
+    audit_record(
+        uow,
+        actor=ctx.account,
+        action="member_erase",
+        member_id=member_id,
+        page=str(request.url.path),
+        detail=unlinked,
+    )
+    uow.commit()
+    return RedirectResponse(f"/members/{member_id}", status_code=303)
