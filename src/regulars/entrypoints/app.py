@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from regulars import __version__
 from regulars.catalog.api import router as catalog_router
+from regulars.catalog.web import router as catalog_pages
 from regulars.core.config import Settings, get_settings
 from regulars.core.db import make_engine, make_session_factory
 from regulars.core.templating import STATIC_DIR
@@ -57,7 +58,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         return login_redirect(exc)
 
     api = (till_router, members_router, sales_router, catalog_router, staff_router, imports_router)
-    pages = (staff_pages, member_pages)
+    pages = (staff_pages, member_pages, catalog_pages)
     for router in (*api, *pages):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
