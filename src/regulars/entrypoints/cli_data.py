@@ -2,7 +2,185 @@
 
 from __future__ import annotations
 
-import typer
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
 
-import_app = typer.Typer(help="Bulk import of members, products and receipts (CSV or Parquet).", no_args_is_help=True)
-demo_app = typer.Typer(help="The demo store built from ../shared/data/completejourney.", no_args_is_help=True)
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from regulars.core.config import get_settings
+from regulars.core.errors import DomainError
+from regulars.core.i18n import translate
+from regulars.demo import service as demo_service
+from regulars.entrypoints import context
+from regulars.imports import service as import_service
+from regulars.imports.formats import Kind
+from regulars.imports.outcome import Progress as ProgressCallback
+from regulars.imports.outcome import RowError
+
+import_app = typer.Typer(
+    help="Bulk import of members, products and receipts (CSV or Parquet).", no_args_is_help=True
+)
+demo_app = typer.Typer(
+    help="The demo store built from ../shared/data/completejourney.", no_args_is_help=True
+)
+console = Console()
+err = Console(stderr=True)
+SHOWN_ERRORS = 20
+
+
+@contextmanager
+def _progress_bar() -> Iterator[ProgressCallback]:
+    """A Rich progress bar fed by the services' (stage, done, total) callback."""
+    with Progress(
+        TextColumn("{task.description:>10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def _fail(exc: DomainError) -> None:
+    where = f" [{exc.field}]" if exc.field else ""
+    message = translate(exc.message, get_settings().default_locale, **exc.params)
+    err.print(f"[red]{message}{where}[/red]")
+    raise typer.Exit(2)
+
+
+def _errors_table(errors: list[RowError], total_bad: int, report: str | None) -> None:
+    table = Table("line", "column", "reason", "value", title=f"bad rows (first {SHOWN_ERRORS})")
+    for e in errors[:SHOWN_ERRORS]:
+        table.add_row(str(e.line), e.column, e.reason, e.value or "")
+    console.print(table)
+    console.print(f"{total_bad} bad rows; full report: {report}")
+
+
+def _import(kind: Kind, path: Path) -> None:
+    with context.new_uow() as uow:
+        try:
+            with _progress_bar() as progress:
+                run, outcome = import_service.import_file(
+                    uow,
+                    kind=kind,
+                    data=path,
+                    filename=path.name,
+                    actor="cli",
+                    checkpoint=uow.commit,
+                    progress=progress,
+                )
+        except DomainError as exc:
+            _fail(exc)
+            return
+        uow.commit()
+    table = Table("run", "kind", "rows", "loaded", "unchanged", "bad", title=str(path))
+    table.add_row(
+        str(run.id),
+        kind,
+        str(run.rows_total),
+        str(run.rows_loaded),
+        str(run.rows_unchanged),
+        f"[red]{run.rows_bad}[/red]" if run.rows_bad else "0",
+    )
+    console.print(table)
+    if run.rows_bad:
+        _errors_table(outcome.sorted_errors(), run.rows_bad, run.report_path)
+        raise typer.Exit(1)
+
+
+FileArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or Parquet file")]
+
+
+@import_app.command("members")
+def import_members(file: FileArg) -> None:
+    """Import members (see docs/import-formats.md)."""
+    _import("members", file)
+
+
+@import_app.command("products")
+def import_products(file: FileArg) -> None:
+    """Import products (see docs/import-formats.md)."""
+    _import("products", file)
+
+
+@import_app.command("receipts")
+def import_receipts(file: FileArg) -> None:
+    """Import receipts, one row per line (see docs/import-formats.md)."""
+    _import("receipts", file)
+
+
+@demo_app.command("load")
+def demo_load(
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="do nothing when demo data exists")
+    ] = False,
+    limit_lines: Annotated[
+        int | None, typer.Option("--limit-lines", help="load only the first N lines")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="folder of the Complete Journey CSV files")
+    ] = None,
+) -> None:
+    """Build the demo store from Complete Journey (members, products, stores, receipts)."""
+    folder = data_dir or get_settings().shared_data_dir / "completejourney" / "csv"
+    with context.new_uow() as uow:
+        if if_empty and demo_service.demo_exists(uow):
+            console.print("demo data already loaded")
+            return
+        try:
+            with _progress_bar() as progress:
+                summary = demo_service.demo_load(
+                    uow,
+                    data_dir=folder,
+                    limit_lines=limit_lines,
+                    checkpoint=uow.commit,
+                    progress=progress,
+                )
+        except DomainError as exc:
+            _fail(exc)
+            return
+        uow.commit()
+    table = Table("kind", "run", "rows", "loaded", "unchanged", "bad", "report")
+    for step in summary.steps:
+        table.add_row(
+            step.kind,
+            str(step.run_id),
+            str(step.total),
+            str(step.loaded),
+            str(step.unchanged),
+            str(step.bad),
+            step.report or "",
+        )
+    console.print(table)
+    console.print(
+        f"households {summary.households}, products {summary.products}, stores {summary.stores},"
+        f" baskets {summary.baskets}, lines {summary.lines}: {summary.seconds:.1f} s"
+    )
+
+
+@demo_app.command("info")
+def demo_info() -> None:
+    """Tell whether the demo store is loaded."""
+    with context.new_uow() as uow:
+        loaded = demo_service.demo_exists(uow)
+    console.print("demo data loaded" if loaded else "no demo data")

@@ -1,0 +1,1 @@
+"""The demo store, built from the public Complete Journey data (``../shared/data``)."""

@@ -1,0 +1,126 @@
+"""Writes of the imports domain: run a bulk import and record it as an ``ImportRun``.
+
+Transactions: like every service this one never commits. A big file is loaded in
+batches, and after each batch the loader calls ``checkpoint`` — the entrypoint passes
+``uow.commit`` so a long import keeps its finished batches and never holds one huge
+transaction (tests pass nothing and roll everything back). Re-running a file is safe
+either way: what is already loaded is *unchanged* the second time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import update
+
+from regulars.core.config import get_settings
+from regulars.core.timeutil import utcnow
+from regulars.core.uow import UnitOfWork
+from regulars.imports.formats import Kind, read_frame
+from regulars.imports.members import members_load
+from regulars.imports.models import ImportRun
+from regulars.imports.outcome import Checkpoint, Outcome, Progress, write_report
+from regulars.imports.products import products_load
+from regulars.imports.receipts import receipts_load
+
+
+def report_path(run_id: int, kind: str) -> Path:
+    """Where the error report of a run is written: ``var_dir/reports``."""
+    return get_settings().var_dir / "reports" / f"import-{run_id}-{kind}.csv"
+
+
+def run_start(uow: UnitOfWork, *, kind: Kind, filename: str, sha256: str, actor: str) -> ImportRun:
+    """Record the start of an import run."""
+    run = ImportRun(
+        kind=kind, filename=filename[:500], sha256=sha256, actor=actor[:100], started_at=utcnow()
+    )
+    uow.session.add(run)
+    uow.flush()
+    return run
+
+
+def run_finish(uow: UnitOfWork, *, run: ImportRun, outcome: Outcome) -> ImportRun:
+    """Store a run's counts and write its error report (always, so it can be fetched)."""
+    path = write_report(report_path(run.id, run.kind), outcome.sorted_errors())
+    uow.session.execute(
+        update(ImportRun)
+        .where(ImportRun.id == run.id)
+        .values(
+            finished_at=utcnow(),
+            rows_total=outcome.total,
+            rows_loaded=outcome.loaded,
+            rows_unchanged=outcome.unchanged,
+            rows_bad=outcome.bad,
+            report_path=str(path),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    uow.session.refresh(run)
+    return run
+
+
+def import_frame(
+    uow: UnitOfWork,
+    *,
+    kind: Kind,
+    frame: pl.DataFrame,
+    outcome: Outcome,
+    source: str = "import",
+    is_demo: bool = False,
+    checkpoint: Checkpoint | None = None,
+    progress: Progress | None = None,
+) -> None:
+    """Load a checked frame of ``kind`` (see ``formats.check_columns``) into ``outcome``."""
+    if kind == "members":
+        members_load(
+            uow,
+            frame,
+            outcome=outcome,
+            source=source,
+            is_demo=is_demo,
+            checkpoint=checkpoint,
+            progress=progress,
+        )
+    elif kind == "products":
+        products_load(
+            uow, frame, outcome=outcome, is_demo=is_demo, checkpoint=checkpoint, progress=progress
+        )
+    else:
+        receipts_load(
+            uow,
+            frame,
+            outcome=outcome,
+            source=source,
+            is_demo=is_demo,
+            checkpoint=checkpoint,
+            progress=progress,
+        )
+
+
+def import_file(
+    uow: UnitOfWork,
+    *,
+    kind: Kind,
+    data: Path | bytes,
+    filename: str,
+    actor: str = "cli",
+    checkpoint: Checkpoint | None = None,
+    progress: Progress | None = None,
+) -> tuple[ImportRun, Outcome]:
+    """Import a CSV or Parquet file of ``kind``; return the run and what it found.
+
+    A file that cannot be read or lacks required columns raises ``InvalidInput`` before
+    anything is recorded; bad rows never raise, they are counted and reported.
+    """
+    content = data.read_bytes() if isinstance(data, Path) else data
+    frame = read_frame(content, filename=filename, kind=kind)
+    run = run_start(
+        uow, kind=kind, filename=filename, sha256=hashlib.sha256(content).hexdigest(), actor=actor
+    )
+    outcome = Outcome()
+    import_frame(
+        uow, kind=kind, frame=frame, outcome=outcome, checkpoint=checkpoint, progress=progress
+    )
+    return run_finish(uow, run=run, outcome=outcome), outcome
