@@ -29,6 +29,14 @@ LABELS: dict[str, str] = {
     # receipt kinds
     "sale": _("sale"),
     "return": _("return"),
+    # import kinds and run states
+    "members": _("members"),
+    "products": _("products"),
+    "receipts": _("receipts"),
+    "queued": _("queued"),
+    "running": _("running"),
+    "done": _("done"),
+    "failed": _("failed"),
 }
 
 

@@ -17,7 +17,9 @@ from regulars.core.web import install_error_handlers
 from regulars.entrypoints import schema
 from regulars.entrypoints.wiring import wire
 from regulars.imports.api import router as imports_router
+from regulars.imports.web import router as import_pages
 from regulars.members.api import router as members_router
+from regulars.members.portal_web import router as portal_pages
 from regulars.members.web import router as member_pages
 from regulars.sales.api import router as till_router
 from regulars.sales.api import staff_router as sales_router
@@ -58,7 +60,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         return login_redirect(exc)
 
     api = (till_router, members_router, sales_router, catalog_router, staff_router, imports_router)
-    pages = (staff_pages, member_pages, catalog_pages)
+    pages = (staff_pages, member_pages, catalog_pages, import_pages, portal_pages)
     for router in (*api, *pages):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -28,3 +28,7 @@ class ImportRun(Base):
     rows_bad: Mapped[int] = mapped_column(default=0)
     report_path: Mapped[str | None] = mapped_column(String(500))
     actor: Mapped[str] = mapped_column(String(100), default="cli")
+    # Progress of a run started from the staff page, which runs in the background.
+    status: Mapped[str] = mapped_column(String(10), default="done")
+    rows_done: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(String(500))

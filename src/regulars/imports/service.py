@@ -54,6 +54,8 @@ def run_finish(uow: UnitOfWork, *, run: ImportRun, outcome: Outcome) -> ImportRu
             rows_unchanged=outcome.unchanged,
             rows_bad=outcome.bad,
             report_path=str(path),
+            status="done",
+            rows_done=outcome.total,
         )
         .execution_options(synchronize_session=False)
     )
@@ -108,6 +110,7 @@ def import_file(
     actor: str = "cli",
     checkpoint: Checkpoint | None = None,
     progress: Progress | None = None,
+    run: ImportRun | None = None,
 ) -> tuple[ImportRun, Outcome]:
     """Import a CSV or Parquet file of ``kind``; return the run and what it found.
 
@@ -116,11 +119,54 @@ def import_file(
     """
     content = data.read_bytes() if isinstance(data, Path) else data
     frame = read_frame(content, filename=filename, kind=kind)
-    run = run_start(
-        uow, kind=kind, filename=filename, sha256=hashlib.sha256(content).hexdigest(), actor=actor
-    )
+    if run is None:
+        sha256 = hashlib.sha256(content).hexdigest()
+        run = run_start(uow, kind=kind, filename=filename, sha256=sha256, actor=actor)
     outcome = Outcome()
     import_frame(
         uow, kind=kind, frame=frame, outcome=outcome, checkpoint=checkpoint, progress=progress
     )
     return run_finish(uow, run=run, outcome=outcome), outcome
+
+
+def run_queue(
+    uow: UnitOfWork, *, kind: Kind, filename: str, content: bytes, actor: str
+) -> ImportRun:
+    """Record an uploaded file as a queued run and keep the file until it is loaded."""
+    run = run_start(
+        uow, kind=kind, filename=filename, sha256=hashlib.sha256(content).hexdigest(), actor=actor
+    )
+    run.status = "queued"
+    path = upload_path(run.id, filename)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    uow.flush()
+    return run
+
+
+def upload_path(run_id: int, filename: str) -> Path:
+    """Where an uploaded file waits for its run: ``var_dir/uploads``."""
+    safe = (
+        "".join(ch for ch in Path(filename).name if ch.isalnum() or ch in "._-")[-100:] or "upload"
+    )
+    return get_settings().var_dir / "uploads" / f"{run_id}-{safe}"
+
+
+def run_progress(uow: UnitOfWork, *, run_id: int, done: int, total: int) -> None:
+    """Record how far a background run has come."""
+    uow.session.execute(
+        update(ImportRun)
+        .where(ImportRun.id == run_id)
+        .values(status="running", rows_done=done, rows_total=total)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def run_fail(uow: UnitOfWork, *, run_id: int, message: str) -> None:
+    """Mark a background run as failed with a reason staff can read."""
+    uow.session.execute(
+        update(ImportRun)
+        .where(ImportRun.id == run_id)
+        .values(status="failed", error=message[:500], finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
