@@ -23,6 +23,9 @@ class Member(Base):
     mobile_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     mobile_index: Mapped[str | None] = mapped_column(String(64), unique=True)
     mobile_masked: Mapped[str | None] = mapped_column(String(32))
+    email_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    email_index: Mapped[str | None] = mapped_column(String(64), unique=True)
+    email_masked: Mapped[str | None] = mapped_column(String(100))
     name: Mapped[str | None] = mapped_column(String(100), index=True)
     gender: Mapped[str | None] = mapped_column(String(10))
     birthday: Mapped[date | None] = mapped_column(Date)
@@ -78,3 +81,37 @@ class MemberMerge(Base):
     actor: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class MemberOtp(Base):
+    """A one-time sign-in code sent to a member: only its keyed hash is stored."""
+
+    __tablename__ = "member_otp"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A code belongs to the record it was sent for; after a merge it simply expires.
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id"), index=True, info={"merge": False}
+    )
+    code_hash: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MemberSession(Base):
+    """A member signed in on the member page: the cookie holds a random id, this row its hash."""
+
+    __tablename__ = "member_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Sessions of a merged duplicate end with it rather than moving to the survivor.
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id"), index=True, info={"merge": False}
+    )
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -40,6 +40,12 @@ def member_by_mobile(session: Session, *, mobile_e164: str) -> Member | None:
     return session.scalars(select(Member).where(Member.mobile_index == index)).first()
 
 
+def member_by_email(session: Session, *, email: str) -> Member | None:
+    """Find a member by (normalised, lower-case) email through its blind index."""
+    index = get_cipher().blind_index(email)
+    return session.scalars(select(Member).where(Member.email_index == index)).first()
+
+
 def member_by_card(session: Session, *, card_no: str) -> Member | None:
     """Find a member by card number."""
     return session.scalars(select(Member).where(Member.card_no == card_no)).first()
@@ -152,6 +158,7 @@ def member_read(session: Session, member: Member) -> MemberRead:
         member_code=rules.member_code(member.id),
         card_no=member.card_no,
         mobile_masked=member.mobile_masked,
+        email_masked=member.email_masked,
         name=member.name,
         status=member.status,
         gender=member.gender,
@@ -195,11 +202,17 @@ def member_mobile(member: Member) -> str | None:
     return get_cipher().decrypt(member.mobile_enc)
 
 
+def member_email(member: Member) -> str | None:
+    """The member's email address in full (same rule as the full mobile: the caller audits)."""
+    return get_cipher().decrypt(member.email_enc)
+
+
 def member_export(session: Session, *, member_id: int) -> dict[str, object]:
     """Everything the members domain holds about one member, decrypted (PIPL access request)."""
     member = member_get(session, member_id=member_id)
     profile = member_read(session, member).model_dump(mode="json")
     profile["mobile"] = member_mobile(member)
+    profile["email"] = member_email(member)
     history = [
         ConsentRead.model_validate(c).model_dump(mode="json")
         for c in consent_history(session, member_id=member_id)

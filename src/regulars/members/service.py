@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, delete, func, select, update
 
 from regulars.core.crypto import FieldCipher, get_cipher
 from regulars.core.db import Base
@@ -13,9 +14,15 @@ from regulars.core.i18n import _
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
 from regulars.members import rules
-from regulars.members.models import ConsentEvent, Member, MemberMerge
-from regulars.members.queries import member_by_card, member_by_mobile, member_get
-from regulars.members.schemas import ConsentIn, MemberCreate, MemberUpdate
+from regulars.members.models import ConsentEvent, Member, MemberMerge, MemberOtp, MemberSession
+from regulars.members.queries import member_by_card, member_by_email, member_by_mobile, member_get
+from regulars.members.schemas import (
+    ConsentIn,
+    MemberCreate,
+    MemberUpdate,
+    mask_email,
+    normalise_email,
+)
 
 _PLAIN_FIELDS = (
     "name",
@@ -44,6 +51,18 @@ def _set_mobile(uow: UnitOfWork, member: Member, mobile: str) -> None:
     member.mobile_masked = rules.mask_mobile(e164)
 
 
+def _set_email(uow: UnitOfWork, member: Member, email: str) -> None:
+    """Store an email address encrypted, indexed (lower-cased) and masked; refuse one in use."""
+    address = normalise_email(email)
+    other = member_by_email(uow.session, email=address)
+    if other is not None and other.id != member.id:
+        raise Conflict(_("email address is already registered"), field="email")
+    cipher = get_cipher()
+    member.email_enc = cipher.encrypt(address)
+    member.email_index = cipher.blind_index(address)
+    member.email_masked = mask_email(address)
+
+
 def _set_card(uow: UnitOfWork, member: Member, card_no: str) -> None:
     """Give the member a card number; refuse one in use."""
     other = member_by_card(uow.session, card_no=card_no)
@@ -69,6 +88,8 @@ def member_register(
         _set_mobile(uow, member, data.mobile)
     if data.card_no:
         _set_card(uow, member, data.card_no)
+    if data.email:
+        _set_email(uow, member, data.email)
     uow.session.add(member)
     uow.flush()
     for consent in data.consents:
@@ -96,6 +117,8 @@ def member_update(uow: UnitOfWork, *, member_id: int, data: MemberUpdate) -> Mem
         _set_mobile(uow, member, data.mobile)
     if "card_no" in sent and data.card_no:
         _set_card(uow, member, data.card_no)
+    if "email" in sent and data.email:
+        _set_email(uow, member, data.email)
     uow.flush()
     return member
 
@@ -115,6 +138,16 @@ def consent_set(uow: UnitOfWork, *, member_id: int, consent: ConsentIn) -> Conse
     uow.session.add(event)
     uow.flush()
     return event
+
+
+MergeHook = Callable[[UnitOfWork, int, int], None]
+_merge_hooks: list[MergeHook] = []
+
+
+def merge_hook_register(hook: MergeHook) -> None:
+    """Run ``hook(uow, survivor_id, merged_id)`` inside every merge (registered once)."""
+    if hook not in _merge_hooks:
+        _merge_hooks.append(hook)
 
 
 def _member_references() -> list[tuple[Table, str]]:
@@ -158,6 +191,8 @@ def member_merge(
                 id=who.id,
                 status=who.status,
             )
+    for hook in _merge_hooks:
+        hook(uow, survivor.id, merged.id)
     moved: dict[str, int] = {}
     for table, column in _member_references():
         result = uow.session.execute(
@@ -189,6 +224,12 @@ def member_merge(
             mobile_index=merged.mobile_index,
             mobile_masked=merged.mobile_masked,
         )
+    if survivor.email_index is None and merged.email_index is not None:
+        identity.update(
+            email_enc=merged.email_enc,
+            email_index=merged.email_index,
+            email_masked=merged.email_masked,
+        )
     if survivor.card_no is None and merged.card_no is not None:
         identity["card_no"] = merged.card_no
     if identity:
@@ -197,7 +238,7 @@ def member_merge(
         uow.flush()
         for name, value in identity.items():
             setattr(survivor, name, value)
-        filled.extend(k for k in identity if k != "mobile_enc")
+        filled.extend(k for k in identity if k not in ("mobile_enc", "email_enc"))
     merged.status = "merged"
     merged.merged_into_id = survivor.id
     record = MemberMerge(
@@ -250,6 +291,9 @@ def member_erase(uow: UnitOfWork, *, member_id: int, actor: str) -> dict[str, in
         "mobile_enc",
         "mobile_index",
         "mobile_masked",
+        "email_enc",
+        "email_index",
+        "email_masked",
         "address_enc",
         "card_no",
         "external_ref",
@@ -259,6 +303,9 @@ def member_erase(uow: UnitOfWork, *, member_id: int, actor: str) -> dict[str, in
         setattr(member, name, None)
     member.extra = {}
     member.status = "erased"
+    # Sign-in codes and member-page sessions end with the person they belonged to.
+    uow.session.execute(delete(MemberOtp).where(MemberOtp.member_id == member_id))
+    uow.session.execute(delete(MemberSession).where(MemberSession.member_id == member_id))
     unlinked: dict[str, int] = {}
     for table, column in _member_references():
         if table.c[column].info.get("erase") != "unlink":
@@ -287,7 +334,7 @@ def consents_in_force(uow: UnitOfWork, *, member_id: int) -> list[tuple[tuple[st
 def member_reencrypt(
     uow: UnitOfWork, *, old: FieldCipher, new: FieldCipher, batch: int = 500
 ) -> int:
-    """Re-encrypt every member's mobile and address with a new key and rebuild the blind index."""
+    """Re-encrypt every member's mobile, email and address with a new key; rebuild the indexes."""
     changed = 0
     last_id = 0
     while True:
@@ -302,6 +349,9 @@ def member_reencrypt(
             mobile = old.decrypt(member.mobile_enc)
             member.mobile_enc = new.encrypt(mobile)
             member.mobile_index = new.blind_index(mobile) if mobile else None
+            email = old.decrypt(member.email_enc)
+            member.email_enc = new.encrypt(email)
+            member.email_index = new.blind_index(email) if email else None
             member.address_enc = new.encrypt(old.decrypt(member.address_enc))
             changed += 1
         last_id = rows[-1].id

@@ -1,0 +1,38 @@
+"""Reads of the notify domain."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from regulars.core.crypto import get_cipher
+from regulars.notify.models import OutboxMessage
+
+
+def outbox_pending(session: Session, *, limit: int = 100) -> list[OutboxMessage]:
+    """Messages waiting for delivery, oldest first."""
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "pending")
+            .order_by(OutboxMessage.created_at, OutboxMessage.id)
+            .limit(limit)
+        )
+    )
+
+
+def outbox_of_member(session: Session, *, member_id: int, limit: int = 50) -> list[OutboxMessage]:
+    """Messages queued for one member, newest first."""
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.member_id == member_id)
+            .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def outbox_recipient(message: OutboxMessage) -> str | None:
+    """The message's recipient in full (for the sender only)."""
+    return get_cipher().decrypt(message.recipient_enc)
