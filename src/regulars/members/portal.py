@@ -25,7 +25,6 @@ from regulars.core.uow import UnitOfWork
 from regulars.members import rules
 from regulars.members.models import Member, MemberOtp, MemberSession
 from regulars.members.queries import member_by_email, member_by_mobile, member_resolve
-from regulars.members.schemas import normalise_email
 from regulars.notify.service import outbox_enqueue
 
 OTP_MINUTES = 10
@@ -44,7 +43,7 @@ def parse_identifier(raw: str) -> tuple[str, str]:
     """
     text = raw.strip()
     if "@" in text:
-        return "email", normalise_email(text, field="identifier")
+        return "email", rules.normalise_email(text, field="identifier")
     if len(text) == 13 and text.isdigit() and text.startswith(rules.MEMBER_CODE_PREFIX):
         return "member_code", str(rules.parse_member_code(text, field="identifier"))
     return "mobile", rules.normalise_mobile(text, field="identifier")

@@ -26,7 +26,7 @@ from regulars.core.web import IdPath, UowDep
 from regulars.members import extensions, portal, queries, rules, service
 from regulars.members.models import Member, MemberSession
 from regulars.members.schemas import ConsentIn, MemberUpdate
-from regulars.members.web import _error_text, _split
+from regulars.members.web import form_error, split_list
 from regulars.staff.audit import audit_record
 from regulars.staff.web import LANG_COOKIE, PageContext, page_require
 
@@ -248,19 +248,19 @@ def profile_submit(
             "address": address or None,
             "community": community or None,
             "occupation": occupation or None,
-            "hobbies": _split(hobbies),
-            "preferences": _split(preferences),
+            "hobbies": split_list(hobbies),
+            "preferences": split_list(preferences),
             "delivery_needs": delivery_needs or None,
             "household_size": int(household_size) if household_size else None,
-            "children_birth_years": [int(y) for y in _split(children_birth_years)],
-            "pets": _split(pets),
+            "children_birth_years": [int(y) for y in split_list(children_birth_years)],
+            "pets": split_list(pets),
         }
         if email and "*" not in email:
             values["email"] = email
         service.member_update(uow, member_id=member_id, data=MemberUpdate(**values))
     except (DomainError, ValueError) as exc:  # ValueError covers Pydantic's and int()/date()'s
         uow.rollback()
-        return _me(request, uow, ctx, error=_error_text(exc), status=422)
+        return _me(request, uow, ctx, error=form_error(exc), status=422)
     audit_record(
         uow,
         actor=f"member:{member_id}",
@@ -286,7 +286,7 @@ def consent_submit(
     try:
         consent = ConsentIn(purpose=purpose, channel=channel, granted=granted, source="member page")
     except ValidationError as exc:
-        return _me(request, uow, ctx, error=_error_text(exc), status=422)
+        return _me(request, uow, ctx, error=form_error(exc), status=422)
     service.consent_set(uow, member_id=member_id, consent=consent)
     audit_record(
         uow,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from stdnum import ean
 
@@ -62,3 +64,24 @@ def parse_member_code(code: str, *, field: str = "member_code") -> int:
     if not ean.is_valid(text):
         raise InvalidInput(_("{value} has a wrong check digit"), field=field, value=code)
     return int(text[2:12])
+
+
+# Practical address syntax (RFC 5321 lengths, dotted domain); delivery is what proves it.
+_EMAIL = re.compile(
+    r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}"
+    r"@(?=.{4,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$"
+)
+
+
+def normalise_email(raw: str, *, field: str = "email") -> str:
+    """Return an email address trimmed and lower-cased, or raise ``InvalidInput``."""
+    text = raw.strip().lower()
+    if len(text) > 254 or not _EMAIL.match(text) or ".." in text:
+        raise InvalidInput(_("{value} is not an email address"), field=field, value=raw)
+    return text
+
+
+def mask_email(email: str) -> str:
+    """Mask an address for display: ``zhang@example.com`` becomes ``z***@example.com``."""
+    local, _at, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"

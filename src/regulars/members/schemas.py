@@ -2,44 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from regulars.core.errors import InvalidInput
-from regulars.core.i18n import _
 from regulars.core.schemas import Id, ReadSchema, Schema, domain_check
 from regulars.members import rules
-
-# Practical address syntax (RFC 5321 lengths, dotted domain); delivery is what proves it.
-_EMAIL = re.compile(
-    r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}"
-    r"@(?=.{4,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$"
-)
-
-
-def normalise_email(raw: str, *, field: str = "email") -> str:
-    """Return an email address trimmed and lower-cased, or raise ``InvalidInput``."""
-    text = raw.strip().lower()
-    if len(text) > 254 or not _EMAIL.match(text) or ".." in text:
-        raise InvalidInput(_("{value} is not an email address"), field=field, value=raw)
-    return text
-
-
-def mask_email(email: str) -> str:
-    """Mask an address for display: ``zhang@example.com`` becomes ``z***@example.com``."""
-    local, _at, domain = email.partition("@")
-    return f"{local[:1]}***@{domain}"
-
 
 Purpose = Literal["marketing", "analytics", "personalised_offers"]
 Channel = Literal["sms", "email", "wechat", "post"]
 Gender = Literal["female", "male", "other", "unknown"]
 Mobile = Annotated[str, AfterValidator(lambda v: domain_check(rules.normalise_mobile, v))]
 Email = Annotated[
-    str, Field(max_length=254), AfterValidator(lambda v: domain_check(normalise_email, v))
+    str, Field(max_length=254), AfterValidator(lambda v: domain_check(rules.normalise_email, v))
 ]
 CardNo = Annotated[str, Field(min_length=4, max_length=32, pattern=r"^[0-9A-Za-z]+$")]
 ShortText = Annotated[str, Field(max_length=100)]

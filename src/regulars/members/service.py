@@ -16,13 +16,7 @@ from regulars.core.uow import UnitOfWork
 from regulars.members import rules
 from regulars.members.models import ConsentEvent, Member, MemberMerge, MemberOtp, MemberSession
 from regulars.members.queries import member_by_card, member_by_email, member_by_mobile, member_get
-from regulars.members.schemas import (
-    ConsentIn,
-    MemberCreate,
-    MemberUpdate,
-    mask_email,
-    normalise_email,
-)
+from regulars.members.schemas import ConsentIn, MemberCreate, MemberUpdate
 
 _PLAIN_FIELDS = (
     "name",
@@ -53,14 +47,14 @@ def _set_mobile(uow: UnitOfWork, member: Member, mobile: str) -> None:
 
 def _set_email(uow: UnitOfWork, member: Member, email: str) -> None:
     """Store an email address encrypted, indexed (lower-cased) and masked; refuse one in use."""
-    address = normalise_email(email)
+    address = rules.normalise_email(email)
     other = member_by_email(uow.session, email=address)
     if other is not None and other.id != member.id:
         raise Conflict(_("email address is already registered"), field="email")
     cipher = get_cipher()
     member.email_enc = cipher.encrypt(address)
     member.email_index = cipher.blind_index(address)
-    member.email_masked = mask_email(address)
+    member.email_masked = rules.mask_email(address)
 
 
 def _set_card(uow: UnitOfWork, member: Member, card_no: str) -> None:

@@ -22,7 +22,7 @@ router = APIRouter(include_in_schema=False)
 Reader = Annotated[PageContext, Depends(page_require("members.read"))]
 
 
-def _split(text: str) -> list[str]:
+def split_list(text: str) -> list[str]:
     """A comma-separated form field as a list (both ASCII and Chinese commas)."""
     return [part.strip() for part in text.replace("，", ",").split(",") if part.strip()]
 
@@ -58,7 +58,7 @@ def register_page(
         member = service.member_register(uow, data=data, source=f"staff:{ctx.account.username}")
     except (DomainError, ValidationError) as exc:
         uow.rollback()
-        context = {"q": "", "results": [], "error": _error_text(exc)}
+        context = {"q": "", "results": [], "error": form_error(exc)}
         return page(request, ctx, "members/search.html", context, status_code=422)
     audit_record(
         uow, actor=ctx.account, action="member_register", member_id=member.id, page="/members"
@@ -72,7 +72,7 @@ def ctx_check(ctx: PageContext, permission: str) -> None:
     page_require(permission)(ctx)
 
 
-def _error_text(exc: Exception) -> DomainError:
+def form_error(exc: Exception) -> DomainError:
     """A form error for the template: the domain error itself, or one made from bad input."""
     if isinstance(exc, DomainError):
         return exc
@@ -101,6 +101,7 @@ def _profile(
     read = queries.member_read(uow.session, member)
     show_mobile = ctx.can("members.see_mobile")
     mobile = queries.member_mobile(member) if show_mobile else None
+    email = queries.member_email(member) if show_mobile else None
     panels = [ext.panel(uow, member_id=member.id) for ext in extensions.registered()]
     audit_record(
         uow,
@@ -108,12 +109,13 @@ def _profile(
         action="profile_view",
         member_id=member.id,
         page=str(request.url.path),
-        detail={"mobile_shown": bool(mobile)},
+        detail={"mobile_shown": bool(mobile), "email_shown": bool(email)},
     )
     uow.commit()
     context = {
         "m": read,
         "mobile": mobile,
+        "email": email,
         "panels": panels,
         "history": queries.consent_history(uow.session, member_id=member.id),
         "merges": queries.merges_of(uow.session, member_id=member.id),
@@ -145,6 +147,7 @@ def edit_submit(
     birthday: Annotated[str, Form(max_length=10)] = "",
     mobile: Annotated[str, Form(max_length=20)] = "",
     card_no: Annotated[str, Form(max_length=32)] = "",
+    email: Annotated[str, Form(max_length=254)] = "",
     address: Annotated[str, Form(max_length=300)] = "",
     community: Annotated[str, Form(max_length=100)] = "",
     occupation: Annotated[str, Form(max_length=100)] = "",
@@ -165,21 +168,23 @@ def edit_submit(
             "address": address or None,
             "community": community or None,
             "occupation": occupation or None,
-            "hobbies": _split(hobbies),
-            "preferences": _split(preferences),
+            "hobbies": split_list(hobbies),
+            "preferences": split_list(preferences),
             "delivery_needs": delivery_needs or None,
             "household_size": int(household_size) if household_size else None,
-            "children_birth_years": [int(y) for y in _split(children_birth_years)],
-            "pets": _split(pets),
+            "children_birth_years": [int(y) for y in split_list(children_birth_years)],
+            "pets": split_list(pets),
         }
         if mobile and "*" not in mobile:
             values["mobile"] = mobile
         if card_no:
             values["card_no"] = card_no
+        if email and "*" not in email:
+            values["email"] = email
         service.member_update(uow, member_id=member_id, data=MemberUpdate(**values))
     except (DomainError, ValueError) as exc:  # ValueError covers Pydantic's and int()/date()'s
         uow.rollback()
-        return _profile(request, uow, ctx, member_id, error=_error_text(exc), status=422)
+        return _profile(request, uow, ctx, member_id, error=form_error(exc), status=422)
     audit_record(
         uow,
         actor=ctx.account,
@@ -211,7 +216,7 @@ def consent_submit(
             source=f"staff:{ctx.account.username}",
         )
     except ValidationError as exc:
-        return _profile(request, uow, ctx, member_id, error=_error_text(exc), status=422)
+        return _profile(request, uow, ctx, member_id, error=form_error(exc), status=422)
     service.consent_set(uow, member_id=member_id, consent=consent)
     audit_record(
         uow,
