@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import Depends, FastAPI, Path, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from regulars.core.errors import DomainError
 from regulars.core.i18n import _, normalise_locale, translate
@@ -63,8 +65,75 @@ def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
     return "".join(parts) or "body"
 
 
+def _nul_field(raw: bytes) -> str | None:
+    """The name of the first field of a query string or URL-encoded form holding a NUL."""
+    text = raw.decode("latin-1")
+    if "\x00" not in text and "%00" not in text:
+        return None
+    for name, value in parse_qsl(text, keep_blank_values=True, errors="replace"):
+        if "\x00" in name or "\x00" in value:
+            return name.replace("\x00", "") or "body"
+    return None
+
+
+class RejectNul:
+    """Refuse a NUL character in the path, the query string or a URL-encoded form (422).
+
+    No field has a use for one, and the databases disagree about it: SQLite stores it,
+    PostgreSQL refuses text holding it. Checking once here, before any route runs, gives
+    every page and API route the same answer on both. Multipart bodies (file uploads) are
+    left alone: a file may well contain NUL bytes.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on unless it carries a NUL; replay the form body it read."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        field = "path" if "\x00" in scope.get("path", "") else None
+        field = field or _nul_field(scope.get("query_string", b""))
+        content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
+        buffered: list[Message] = []
+        if field is None and content_type.split(b";")[0].strip().lower() == (
+            b"application/x-www-form-urlencoded"
+        ):
+            body = b""
+            while True:
+                message = await receive()
+                buffered.append(message)
+                body += message.get("body", b"")
+                if message["type"] != "http.request" or not message.get("more_body"):
+                    break
+            field = _nul_field(body)
+        if field is not None:
+            answer = _nul_answer(Request(scope), field)
+            await answer(scope, receive, send)
+            return
+
+        async def replay() -> Message:
+            return buffered.pop(0) if buffered else await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _nul_answer(request: Request, field: str) -> Response:
+    """The 422 for input holding a NUL: JSON for the API, the error page for staff pages."""
+    locale = get_locale(request)
+    reason = "NUL characters are not allowed"
+    message = translate(_("{field}: {reason}"), locale, field=field, reason=reason)
+    if is_api(request):
+        return _error(422, "InvalidInput", message, field)
+    title = translate(_("Cannot do that"), locale)
+    page = {"title": title, "message": message}
+    return render(request, "error.html", page, locale=locale, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map domain errors and bad input to 4xx answers that name the field."""
+    app.add_middleware(RejectNul)
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:

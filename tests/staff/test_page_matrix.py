@@ -1,0 +1,53 @@
+"""Which role may open which staff page: every role is refused where it must be."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from regulars.staff.models import StaffAccount
+from regulars.staff.sessions import session_create
+from tests.factories.world import World, build_world
+
+ROLES = ("admin", "marketing", "service_desk", "store_manager", "cashier", "analyst")
+EVERYONE = set(ROLES)
+# (path, roles allowed); {member} is replaced by a real member id.
+PAGES = [
+    ("/", EVERYONE),
+    ("/account/password", EVERYONE),
+    ("/members?q=Member", {"admin", "marketing", "service_desk", "store_manager", "cashier"}),
+    ("/members/{member}", {"admin", "marketing", "service_desk", "store_manager", "cashier"}),
+    ("/members/{member}/export", {"admin", "service_desk"}),
+    ("/products", EVERYONE),
+    ("/stores", {"admin", "store_manager"}),
+    ("/staff", {"admin"}),
+    ("/audit", {"admin"}),
+]
+
+
+@pytest.fixture
+def world(uow) -> World:
+    return build_world(uow, products=2, members=1)
+
+
+def _as(client: TestClient, uow, world: World, role: str) -> None:
+    account = uow.session.scalars(
+        select(StaffAccount).where(StaffAccount.username == f"t_{role}")
+    ).one()
+    session_id, _row = session_create(uow, account=account)
+    uow.commit()
+    client.cookies.clear()
+    client.cookies.set("regulars_session", session_id, domain="testserver.local")
+
+
+@pytest.mark.parametrize(("path", "allowed"), PAGES, ids=[p for p, _ in PAGES])
+def test_page_matrix(client, uow, world, path, allowed) -> None:
+    url = path.format(member=world.members[0].id)
+    for role in ROLES:
+        _as(client, uow, world, role)
+        answer = client.get(url, follow_redirects=False)
+        if role in allowed:
+            assert answer.status_code == 200, (role, url, answer.status_code)
+        else:
+            assert answer.status_code == 403, (role, url, answer.status_code)
