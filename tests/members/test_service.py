@@ -194,3 +194,10 @@ def test_first_purchase_is_derived_from_receipts(uow, client) -> None:
     uow.session.refresh(member)
     assert member.first_purchase_at is not None
     assert member.first_purchase_category == "GROCERY"
+
+
+def test_search_takes_like_wildcards_literally(uow) -> None:
+    service.member_register(uow, data=MemberCreate(card_no="CARD0101", name="100% Zhang"))
+    service.member_register(uow, data=MemberCreate(card_no="CARD0102", name="Li Si"))
+    assert [m.name for m in queries.member_search(uow.session, text="%")] == ["100% Zhang"]
+    assert queries.member_search(uow.session, text="_") == []

@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from regulars.catalog.models import Manufacturer, Product, Store, Terminal
+from regulars.core.db import contains_pattern
 from regulars.core.errors import NotFound, Unauthorized
 from regulars.core.i18n import _
 
@@ -34,14 +35,14 @@ def product_search(
     """Find products by barcode, SKU or name, optionally within a department or tag."""
     query = select(Product)
     if text:
-        pattern = f"%{text.strip().lower()}%"
+        pattern = contains_pattern(text.strip().lower())
         query = query.where(
             or_(
                 Product.barcode == text.strip(),
                 Product.sku == text.strip(),
-                func.lower(Product.name_en).like(pattern),
-                func.lower(Product.name_zh).like(pattern),
-                func.lower(Product.brand).like(pattern),
+                func.lower(Product.name_en).like(pattern, escape="\\"),
+                func.lower(Product.name_zh).like(pattern, escape="\\"),
+                func.lower(Product.brand).like(pattern, escape="\\"),
             )
         )
     if department:

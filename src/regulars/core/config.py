@@ -27,6 +27,9 @@ class Settings(BaseSettings):
         default=Path("../shared/data"), description="Where the public retail datasets live."
     )
     default_locale: str = Field(default="en", description="Locale for messages: en or zh_CN.")
+    timezone: str = Field(
+        default="Asia/Shanghai", description="Time zone in which pages show times (stored in UTC)."
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     db_pool_size: int = 10

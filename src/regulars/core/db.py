@@ -41,6 +41,7 @@ class _ScaledDecimal(TypeDecorator[Decimal]):
     impl = BigInteger
     cache_ok = True
     scale = 100
+    places = 2
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
         if value is None:
@@ -50,7 +51,8 @@ class _ScaledDecimal(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return Decimal(int(value)) / self.scale
+        # scaleb keeps the places: 2550 cents read back as 25.50, not 25.5.
+        return Decimal(int(value)).scaleb(-self.places)
 
 
 class Money(_ScaledDecimal):
@@ -65,6 +67,7 @@ class Quantity(_ScaledDecimal):
 
     cache_ok = True
     scale = 1000
+    places = 3
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -131,3 +134,12 @@ def is_postgres(engine_or_dialect: Engine | Dialect) -> bool:
     """Tell whether an engine or dialect is PostgreSQL."""
     name = engine_or_dialect.name if isinstance(engine_or_dialect, Engine | Dialect) else ""
     return name == "postgresql"
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, its ``%``, ``_`` and ``\\`` taken literally.
+
+    Use with ``.like(pattern, escape="\\\\")``.
+    """
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

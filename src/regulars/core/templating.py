@@ -7,14 +7,17 @@ Each domain keeps its templates beside its ``web.py``; the shared layout lives i
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from regulars.core.config import get_settings
 from regulars.core.i18n import translate
 from regulars.core.labels import label
 
@@ -33,7 +36,15 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["local"] = local_time
     return env
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC time shown in the chain's time zone (``{{ t|local }}``)."""
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(get_settings().timezone)).strftime(fmt)
 
 
 def render(

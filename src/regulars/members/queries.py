@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from regulars.core.crypto import get_cipher
+from regulars.core.db import contains_pattern
 from regulars.core.errors import NotFound
 from regulars.core.i18n import _
 from regulars.core.uow import UnitOfWork
@@ -93,8 +94,10 @@ def member_search(
                 by_mobile = None
         if by_mobile is not None:
             return [by_mobile]
-        pattern = f"%{text.lower()}%"
-        query = query.where((Member.card_no == text) | (func.lower(Member.name).like(pattern)))
+        pattern = contains_pattern(text.lower())
+        query = query.where(
+            (Member.card_no == text) | (func.lower(Member.name).like(pattern, escape="\\"))
+        )
     query = query.order_by(Member.id.desc()).limit(limit).offset(offset)
     return list(session.scalars(query))
 
