@@ -68,44 +68,103 @@ def test_bad_token_is_401(client) -> None:
     assert client.get("/api/v1/members").status_code == 401
 
 
-# (method, path, body, roles allowed)
+# (method, path template, body, roles allowed). Every staff API route must be listed:
+# test_matrix_covers_every_staff_route checks it against the app's OpenAPI spec.
+READERS = {"admin", "marketing", "service_desk", "store_manager", "cashier"}
+WRITERS = {"admin", "service_desk", "cashier", "marketing"}
+EVERYONE = {"admin", "marketing", "service_desk", "store_manager", "cashier", "analyst"}
+SALES = {"admin", "marketing", "service_desk", "store_manager", "analyst"}
 MATRIX = [
-    (
-        "GET",
-        "/api/v1/members",
-        None,
-        {"admin", "marketing", "service_desk", "store_manager", "cashier"},
-    ),
+    ("GET", "/api/v1/members", None, READERS),
+    ("POST", "/api/v1/members", {"card_no": "MATRIX01"}, WRITERS),
+    ("GET", "/api/v1/members/{member_id}", None, READERS),
+    ("PATCH", "/api/v1/members/{member_id}", {"occupation": "chef"}, WRITERS),
     (
         "POST",
-        "/api/v1/members",
-        {"card_no": "MATRIX01"},
-        {"admin", "service_desk", "cashier", "marketing"},
+        "/api/v1/members/{member_id}/consents",
+        {"purpose": "marketing", "channel": "sms", "granted": True},
+        WRITERS,
     ),
+    ("GET", "/api/v1/members/{member_id}/consents/history", None, READERS),
+    ("GET", "/api/v1/members/{member_id}/merges", None, READERS),
     (
         "POST",
         "/api/v1/members/merge",
         {"survivor_id": 1, "merged_id": 1},
         {"admin", "service_desk"},
     ),
-    (
-        "GET",
-        "/api/v1/products",
-        None,
-        {"admin", "marketing", "service_desk", "store_manager", "cashier", "analyst"},
-    ),
+    ("GET", "/api/v1/members/{member_id}/export", None, {"admin", "service_desk"}),
+    ("POST", "/api/v1/members/{member_id}/erase", None, {"admin"}),
+    ("GET", "/api/v1/members/{member_id}/receipts", None, SALES),
+    ("GET", "/api/v1/receipts/{receipt_id}", None, SALES),
+    ("GET", "/api/v1/products", None, EVERYONE),
     ("POST", "/api/v1/products", {"sku": "MATRIX"}, {"admin", "marketing"}),
+    ("GET", "/api/v1/products/{product_id}", None, EVERYONE),
+    ("PATCH", "/api/v1/products/{product_id}", {"brand": "x"}, {"admin", "marketing"}),
+    ("GET", "/api/v1/stores", None, EVERYONE),
     ("POST", "/api/v1/stores", {"code": "MX", "name": "m"}, {"admin"}),
-    ("GET", "/api/v1/stores/S001/terminals", None, {"admin", "store_manager"}),
+    ("GET", "/api/v1/stores/{store_code}/terminals", None, {"admin", "store_manager"}),
+    ("POST", "/api/v1/stores/{store_code}/terminals", {"code": "TX"}, {"admin", "store_manager"}),
+    (
+        "POST",
+        "/api/v1/stores/{store_code}/terminals/{terminal_code}/key",
+        None,
+        {"admin", "store_manager"},
+    ),
+    (
+        "DELETE",
+        "/api/v1/stores/{store_code}/terminals/{terminal_code}/key",
+        None,
+        {"admin", "store_manager"},
+    ),
+    ("POST", "/api/v1/imports/{kind}", None, {"admin"}),
+    ("GET", "/api/v1/imports/{run_id}", None, {"admin"}),
+    ("GET", "/api/v1/imports/{run_id}/report", None, {"admin"}),
     ("GET", "/api/v1/staff", None, {"admin"}),
+    (
+        "POST",
+        "/api/v1/staff",
+        {"username": "mx", "display_name": "m", "role": "cashier"},
+        {"admin"},
+    ),
 ]
+# Routes any caller may use, or that authenticate tills rather than staff.
+OPEN = {
+    ("POST", "/api/v1/staff/login"),
+    ("GET", "/api/v1/staff/me"),
+    ("POST", "/api/v1/till/identify"),
+    ("POST", "/api/v1/receipts"),
+    ("POST", "/api/v1/returns"),
+}
+
+
+def test_matrix_covers_every_staff_route(app) -> None:
+    spec = app.openapi()
+    routes = {
+        (m.upper(), p) for p, ops in spec["paths"].items() for m in ops if p.startswith("/api/")
+    }
+    listed = {(m, p) for m, p, _b, _a in MATRIX}
+    assert routes - listed - OPEN == set(), "add the new routes to MATRIX with the roles allowed"
+
+
 ROLES = ("admin", "marketing", "service_desk", "store_manager", "cashier", "analyst")
 
 
-@pytest.mark.parametrize(("method", "path", "body", "allowed"), MATRIX)
+@pytest.mark.parametrize(
+    ("method", "path", "body", "allowed"), MATRIX, ids=[f"{m} {p}" for m, p, _b, _a in MATRIX]
+)
 def test_role_matrix(client, world, method, path, body, allowed) -> None:
+    url = path.format(
+        member_id=world.members[0].id,
+        product_id=world.products[0].id,
+        receipt_id=1,
+        store_code="S001",
+        terminal_code="T01",
+        kind="products",
+        run_id=1,
+    )
     for role in ROLES:
-        answer = client.request(method, path, json=body, headers=world.staff(role))
+        answer = client.request(method, url, json=body, headers=world.staff(role))
         if role in allowed:
             assert answer.status_code != 403, (role, path, answer.text)
         else:
