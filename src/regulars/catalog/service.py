@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from regulars.catalog.models import Manufacturer, Product, Store, Terminal
 from regulars.catalog.queries import hash_api_key, product_get, store_by_code
@@ -67,18 +68,27 @@ def product_placeholder(uow: UnitOfWork, *, barcode: str | None, sku: str | None
     """Create a product the catalogue does not know yet, seen first at a till.
 
     Refusing the receipt would lose a sale; the product is kept for staff to complete.
+    Two tills may sell the same new barcode at once: ``ON CONFLICT DO NOTHING`` lets the
+    second find the first's product instead of failing on the unique index.
     """
-    product = Product(
-        sku=sku or f"BC{barcode}",
-        barcode=barcode,
-        name_en=None,
-        name_zh=None,
-        tags=[],
-        needs_review=True,
+    code = sku or f"BC{barcode}"
+    dialect = uow.session.get_bind().dialect.name
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    uow.session.execute(
+        builder(Product)
+        .values(
+            sku=code,
+            barcode=barcode,
+            tags=[],
+            needs_review=True,
+            active=True,
+            is_demo=False,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing()
     )
-    uow.session.add(product)
-    uow.flush()
-    return product
+    key = Product.barcode == barcode if barcode else Product.sku == code
+    return uow.session.scalars(select(Product).where(key)).one()
 
 
 def store_create(uow: UnitOfWork, *, data: StoreCreate, is_demo: bool = False) -> Store:
