@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -99,6 +100,8 @@ def test_receipts_good_lines_load_bad_lines_reported_rerun_unchanged(
         r1.total == Decimal("11.00") and r1.discount_total == Decimal("0.50") and r1.line_count == 2
     )
     assert r1.member_id == world.members[0].id and r1.source == "import"
+    assert r1.occurred_at == datetime(2026, 11, 20, 2, 15, tzinfo=UTC)
+    assert r1.recorded_at.tzinfo is not None and r1.content_hash and len(r1.content_hash) == 64
     assert r1.payments == [{"method": "wechat_pay", "amount": "11.00"}]
     answer = ReceiptAnswer.model_validate(r1.response)
     assert (

@@ -71,7 +71,7 @@ def demo_exists(uow: UnitOfWork) -> bool:
     return bool(uow.session.scalar(query))
 
 
-def _read(path: Path, limit: int | None = None) -> pl.DataFrame:
+def read_cj(path: Path, limit: int | None = None) -> pl.DataFrame:
     """A CJ file as text with its line numbers (header is line 1)."""
     if not path.exists():
         raise InvalidInput(_("{name} not found"), field="data_dir", name=str(path))
@@ -141,9 +141,9 @@ def demo_load(
     households and products they name (for tests).
     """
     started = time.perf_counter()
-    tx = _read(data_dir / "transactions_sample.csv", limit_lines)
-    products = _read(data_dir / "products.csv")
-    demographics = _read(data_dir / "demographics.csv")
+    tx = read_cj(data_dir / "transactions_sample.csv", limit_lines)
+    products = read_cj(data_dir / "products.csv")
+    demographics = read_cj(data_dir / "demographics.csv")
     lines = Outcome()
     priced = convert.transactions_priced(tx, lines, set(products["product_id"].to_list()))
     lines.total = tx.height - priced.height  # the receipts loader counts the rest
@@ -151,7 +151,7 @@ def demo_load(
     if limit_lines is None:
         households |= set(demographics["household_id"].to_list())
         for extra in ("campaigns.csv", "coupon_redemptions.csv"):
-            households |= set(_read(data_dir / extra)["household_id"].to_list())
+            households |= set(read_cj(data_dir / extra)["household_id"].to_list())
     else:
         products = products.filter(
             pl.col("product_id").is_in(priced["product_id"].unique().to_list())

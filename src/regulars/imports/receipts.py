@@ -10,87 +10,51 @@ How it goes, and why:
   CRM has never seen); unknown products and members are bad rows (load them first).
 * A receipt already recorded with the same content is *unchanged*; the same key with
   other content is a bad row (a conflict), never an overwrite. ``content_hash`` is the
-  SHA-256 of the receipt's canonical content (amounts as scaled integers), so "1.0" and
-  "1" are the same quantity.
-* Receipt ids are allocated before the insert (``max(id)`` under SQLite's write lock, the
-  id sequence on PostgreSQL), so each receipt's stored ``response`` (shaped like
-  ``ReceiptAnswer``) is written in the same insert and lines need no RETURNING.
-* Amounts are written as the scaled integers ``Money``/``Quantity`` store, through a
-  light table with plain integer columns: no Decimal per value on the hot path. On
-  PostgreSQL the lines go through ``COPY`` (several times faster than INSERT).
+  SHA-256 of the receipt's canonical content (``receipt_rows``).
+* Nothing on the hot path runs per line or per value in Python: checks, grouping,
+  totals, canonical strings, the ``payments`` and ``response`` JSON and the stored
+  timestamps are Polars expressions (``receipt_rows``); products, members and already
+  recorded receipts are looked up with one statement per list (``bulk``).
+* Receipt ids are reserved before the insert (``bulk.reserve_ids``), so each receipt's
+  stored ``response`` (shaped like ``ReceiptAnswer``) is written in the same insert and
+  lines need no RETURNING. Rows go to the driver as stored: ``COPY`` on PostgreSQL,
+  ``executemany`` on SQLite (``bulk.write_rows``), committed batch by batch. Receipts
+  already recorded are found once, before the first batch (``_known``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import polars as pl
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Integer,
-    String,
-    column,
-    func,
-    insert,
-    select,
-    table,
-    text,
-    update,
-)
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from regulars.catalog.models import Product, Store, Terminal
 from regulars.core.crypto import get_cipher
-from regulars.core.db import Money, Quantity, UTCDateTime, is_postgres
 from regulars.core.i18n import _
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
-from regulars.imports import checks
+from regulars.imports import bulk, checks
 from regulars.imports.formats import LINE
 from regulars.imports.outcome import Checkpoint, Outcome, Progress, say
+from regulars.imports.receipt_rows import (
+    KEY,
+    line_rows,
+    receipt_heads,
+    receipt_rows,
+)
 from regulars.members.models import Member
 from regulars.sales.models import Receipt, ReceiptLine
 from regulars.sales.schemas import ReceiptAnswer
 
 BATCH_RECEIPTS = 5000
-KEY = ["store", "terminal", "receipt_no"]
+KNOWN_CHUNK = 50_000
 HEADER = ["occurred_at", "member_key", "cashier", "payment_method"]
-
-_receipt = table(
-    "receipt",
-    column("id", Integer),
-    column("store_id", Integer),
-    column("terminal_id", Integer),
-    column("receipt_no", String),
-    column("kind", String),
-    column("occurred_at", UTCDateTime()),
-    column("cashier", String),
-    column("member_id", Integer),
-    column("total", BigInteger),
-    column("discount_total", BigInteger),
-    column("line_count", Integer),
-    column("payments", JSON),
-    column("content_hash", String),
-    column("response", JSON),
-    column("source", String),
-    column("recorded_at", UTCDateTime()),
-)
-_JSON = ("payments", "response")
-_LINE_COLUMNS = (
-    "receipt_id",
-    "line_no",
-    "product_id",
-    "quantity",
-    "unit_price",
-    "discount",
-    "amount",
-)
 
 
 @dataclass
@@ -110,7 +74,6 @@ def _validate(frame: pl.DataFrame, outcome: Outcome) -> pl.DataFrame:
     """Parse and check every line; return the frame with parsed columns added."""
     occurred, naive = checks.timestamp("occurred_at")
     mobile_map = checks.mobiles(frame["member_mobile"])
-    barcode_map = checks.barcodes(frame["barcode"])
     f = frame.with_columns(
         occurred.alias("at"),
         naive.alias("naive"),
@@ -124,9 +87,7 @@ def _validate(frame: pl.DataFrame, outcome: Outcome) -> pl.DataFrame:
         pl.col("member_mobile")
         .replace_strict(mobile_map, default=None, return_dtype=pl.String)
         .alias("mobile_e164"),
-        pl.col("barcode")
-        .replace_strict(barcode_map, default=None, return_dtype=pl.String)
-        .alias("barcode_n"),
+        checks.barcode("barcode").alias("barcode_n"),
     )
     f = f.with_columns(
         ((pl.col("qty") * pl.col("price") + 500) // 1000 - pl.col("disc")).alias("expected")
@@ -253,46 +214,42 @@ def _validate(frame: pl.DataFrame, outcome: Outcome) -> pl.DataFrame:
 def _resolve(uow: UnitOfWork, f: pl.DataFrame, outcome: Outcome) -> pl.DataFrame:
     """Add product and member ids; unknown products and members are bad rows."""
     good = f.filter(~pl.col(LINE).is_in(list(outcome.bad_lines)))
-    by_barcode: dict[str, int] = {}
-    by_sku: dict[str, int] = {}
-    for values, col, into in (
-        (good["barcode_n"], Product.barcode, by_barcode),
-        (good["sku"], Product.sku, by_sku),
-    ):
-        keys = values.drop_nulls().unique().to_list()
-        for chunk in _chunks(keys, 5000):
-            into.update(
-                {
-                    str(k): int(i)
-                    for k, i in uow.session.execute(select(col, Product.id).where(col.in_(chunk)))
-                }
-            )
+    ids = {"key": pl.String, "id": pl.Int64}
+    by_barcode, by_sku = (
+        dict(
+            bulk.fetch_in(
+                uow,
+                f"SELECT {col}, id FROM product WHERE {col} {{values}}",
+                good[name].drop_nulls().unique().to_list(),
+                ids,
+            ).rows()
+        )
+        for col, name in (("barcode", "barcode_n"), ("sku", "sku"))
+    )
     members: dict[str, int] = {}
     cipher = get_cipher()
     wanted = good["member_key"].drop_nulls().unique().to_list()
-    target = aliased(Member)
     for prefix, col in (
-        ("card:", Member.card_no),
-        ("mobile:", Member.mobile_index),
-        ("ref:", Member.external_ref),
+        ("card:", "card_no"),
+        ("mobile:", "mobile_index"),
+        ("ref:", "external_ref"),
     ):
         raw = [k.removeprefix(prefix) for k in wanted if k.startswith(prefix)]
         lookup = (
             {cipher.blind_index(r): r for r in raw} if prefix == "mobile:" else {r: r for r in raw}
         )
-        for chunk in _chunks(list(lookup), 5000):
-            query = (
-                select(
-                    col,
-                    func.coalesce(target.id, Member.id),
-                    func.coalesce(target.status, Member.status),
-                )
-                .outerjoin(target, target.id == Member.merged_into_id)
-                .where(col.in_(chunk))
-            )
-            for key, member_id, status in uow.session.execute(query):
-                if status == "active":
-                    members[prefix + lookup[str(key)]] = int(member_id)
+        # A merged member's keys name the survivor; only active members can buy.
+        found = bulk.fetch_in(
+            uow,
+            f"SELECT m.{col}, coalesce(t.id, m.id), coalesce(t.status, m.status)"
+            f" FROM member m LEFT JOIN member t ON t.id = m.merged_into_id"
+            f" WHERE m.{col} {{values}}",
+            list(lookup),
+            {"key": pl.String, "id": pl.Int64, "status": pl.String},
+        )
+        for key, member_id, status in found.rows():
+            if status == "active":
+                members[prefix + lookup[key]] = member_id
     f = f.with_columns(
         pl.coalesce(
             pl.col("barcode_n").replace_strict(by_barcode, default=None, return_dtype=pl.Int64),
@@ -402,197 +359,82 @@ def _places(
     return {(s, t): (stores[s], tills[(stores[s], t)]) for s, t in pairs}
 
 
-def _receipts(lines: pl.DataFrame) -> pl.DataFrame:
-    """One row per receipt: totals, line count and the hash of its canonical content."""
-    canonical_line = pl.concat_str(
+def _known(uow: UnitOfWork, heads: pl.DataFrame) -> pl.DataFrame:
+    """``heads`` with ``known_hash``: the content hash of receipts already recorded.
+
+    One statement per ``KNOWN_CHUNK`` receipts. Two imports racing with the same receipt
+    cannot both insert it: the second one's write fails on the unique key and its batch
+    rolls back, and running the file again reports it as unchanged.
+    """
+    keys = heads.select("store_id", "terminal_id", "receipt_no")
+    found = pl.concat(
         [
-            pl.col("barcode_n").fill_null(""),
-            pl.col("sku").fill_null(""),
-            pl.col("qty"),
-            pl.col("price"),
-            pl.col("disc"),
-            pl.col("amt"),
-        ],
-        separator="|",
+            bulk.existing_receipts(uow, keys.slice(start, KNOWN_CHUNK))
+            for start in range(0, max(keys.height, 1), KNOWN_CHUNK)
+        ]
     )
-    return (
-        lines.with_columns(canonical_line.alias("canon"))
-        .group_by(KEY, maintain_order=True)
-        .agg(
-            pl.col("store_id").first(),
-            pl.col("terminal_id").first(),
-            pl.col("at").first(),
-            pl.col("member_key").first(),
-            pl.col("member_id").first(),
-            pl.col("cashier").first(),
-            pl.col("payment_method").first(),
-            pl.col("amt").sum().alias("total"),
-            pl.col("disc").sum().alias("discount_total"),
-            pl.len().alias("line_count"),
-            pl.col(LINE).alias("lines"),
-            pl.col("canon").str.join(";").alias("canon"),
-        )
-        .with_columns(
-            pl.concat_str(
-                [
-                    pl.col("at").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"),
-                    pl.col("member_key").fill_null(""),
-                    pl.col("cashier").fill_null(""),
-                    pl.col("payment_method").fill_null(""),
-                    pl.col("canon"),
-                ],
-                separator="#",
-            ).alias("canon")
-        )
+    return heads.join(found, on=["terminal_id", "receipt_no"], how="left", maintain_order="left")
+
+
+def _answer_time(now: datetime) -> str:
+    """``now`` as ``ReceiptAnswer`` writes ``recorded_at`` in JSON."""
+    return str(
+        ReceiptAnswer(
+            receipt_id=0,
+            kind="sale",
+            store="",
+            terminal="",
+            receipt_no="",
+            member_id=None,
+            total=Decimal(0),
+            line_count=0,
+            recorded_at=now,
+        ).model_dump(mode="json")["recorded_at"]
     )
 
 
-def _known(uow: UnitOfWork, batch: pl.DataFrame) -> dict[tuple[int, str], str]:
-    """(terminal id, receipt no) of the batch already recorded, with their content hash."""
-    found: dict[tuple[int, str], str] = {}
-    terminals = batch["terminal_id"].unique().to_list()
-    for chunk in _chunks(batch["receipt_no"].unique().to_list(), 5000):
-        rows = uow.session.execute(
-            select(Receipt.terminal_id, Receipt.receipt_no, Receipt.content_hash).where(
-                Receipt.receipt_no.in_(chunk), Receipt.terminal_id.in_(terminals)
-            )
-        )
-        found.update({(int(t), str(n)): str(h) for t, n, h in rows})
-    return found
-
-
-def _new_ids(uow: UnitOfWork, count: int) -> list[int]:
-    """Reserve ``count`` receipt ids (see the module docstring)."""
-    if is_postgres(uow.session.get_bind().dialect):
-        rows = uow.session.execute(
-            text(
-                "SELECT nextval(pg_get_serial_sequence('receipt', 'id'))"
-                " FROM generate_series(1, :n)"
-            ),
-            {"n": count},
-        )
-        return [int(r[0]) for r in rows]
-    # SQLite: the transaction holds the write lock since its first statement (BEGIN IMMEDIATE).
-    top = int(uow.session.scalar(select(func.coalesce(func.max(Receipt.id), 0))) or 0)
-    return list(range(top + 1, top + count + 1))
-
-
-def _money(cents: int) -> str:
-    return str(Decimal(cents).scaleb(-2))
-
-
-def _insert(uow: UnitOfWork, heads: pl.DataFrame, lines: pl.DataFrame, *, source: str) -> None:
+def _insert(
+    uow: UnitOfWork, heads: pl.DataFrame, lines: pl.DataFrame, *, source: str, now: datetime
+) -> None:
     """Insert a batch of new receipts and their lines."""
-    ids = _new_ids(uow, heads.height)
-    now = utcnow()
-    recorded = ReceiptAnswer(
-        receipt_id=0,
-        kind="sale",
-        store="",
-        terminal="",
-        receipt_no="",
-        member_id=None,
-        total=Decimal(0),
-        line_count=0,
+    heads = heads.with_columns(bulk.reserve_ids(uow, "receipt", heads.height))
+    rows = receipt_rows(
+        heads,
+        source=source,
         recorded_at=now,
-    ).model_dump(mode="json")["recorded_at"]
-    heads = heads.with_columns(pl.Series("id", ids, dtype=pl.Int64))
-    rows: list[dict[str, Any]] = []
-    for head in heads.iter_rows(named=True):
-        payments = (
-            [{"method": head["payment_method"], "amount": _money(head["total"])}]
-            if head["payment_method"]
-            else []
-        )
-        rows.append(
-            {
-                "id": head["id"],
-                "store_id": head["store_id"],
-                "terminal_id": head["terminal_id"],
-                "receipt_no": head["receipt_no"],
-                "kind": "sale",
-                "occurred_at": head["at"],
-                "cashier": head["cashier"],
-                "member_id": head["member_id"],
-                "total": head["total"],
-                "discount_total": head["discount_total"],
-                "line_count": head["line_count"],
-                "payments": payments,
-                "content_hash": head["hash"],
-                "response": {
-                    "receipt_id": head["id"],
-                    "kind": "sale",
-                    "store": head["store"],
-                    "terminal": head["terminal"],
-                    "receipt_no": head["receipt_no"],
-                    "member_id": head["member_id"],
-                    "total": _money(head["total"]),
-                    "line_count": head["line_count"],
-                    "recorded_at": recorded,
-                },
-                "source": source,
-                "recorded_at": now,
-            }
-        )
-    connection = uow.session.connection()
-    if is_postgres(connection.dialect):
-        # COPY the receipt rows too; JSON goes as its text, timestamps as aware datetimes.
-        names = [c.name for c in _receipt.columns]
-        raw = connection.connection.driver_connection
-        sql = f"COPY receipt ({', '.join(names)}) FROM STDIN"
-        with raw.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
-            for row in rows:
-                copy.write_row([json.dumps(row[n]) if n in _JSON else row[n] for n in names])
-    else:
-        uow.session.execute(insert(_receipt), rows)
-    line_rows = lines.join(heads.select(*KEY, "id"), on=KEY, how="inner").select(
-        pl.col("id").alias("receipt_id"),
-        pl.col(LINE).rank("ordinal").over("id").cast(pl.Int64).alias("line_no"),
-        "product_id",
-        pl.col("qty").alias("quantity"),
-        pl.col("price").alias("unit_price"),
-        pl.col("disc").alias("discount"),
-        pl.col("amt").alias("amount"),
+        recorded_json=_answer_time(now),
+        postgres=bulk.is_pg(uow),
     )
-    _insert_lines(uow, line_rows)
-
-
-def _insert_lines(uow: UnitOfWork, lines: pl.DataFrame) -> None:
-    """Write line rows (scaled integers, as ``Money`` and ``Quantity`` store them)."""
-    assert Money.scale == 100 and Quantity.scale == 1000  # the scales the checks parse to
-    connection = uow.session.connection()
-    if is_postgres(connection.dialect):
-        # COPY is the fastest way into PostgreSQL; the rows are plain integers already.
-        raw = connection.connection.driver_connection
-        with raw.cursor() as cursor:  # type: ignore[union-attr]
-            sql = f"COPY receipt_line ({', '.join(_LINE_COLUMNS)}) FROM STDIN"
-            with cursor.copy(sql) as copy:
-                for row in lines.iter_rows():
-                    copy.write_row(row)
-        return
-    # SQLite: the driver's executemany on tuples, without per-row statement processing.
-    marks = ", ".join("?" for _c in _LINE_COLUMNS)
-    connection.exec_driver_sql(
-        f"INSERT INTO receipt_line ({', '.join(_LINE_COLUMNS)}) VALUES ({marks})", lines.rows()
-    )
+    bulk.write_rows(uow, "receipt", rows)
+    bulk.write_rows(uow, "receipt_line", line_rows(lines, heads))
 
 
 def first_purchases_refresh(uow: UnitOfWork, member_ids: set[int]) -> None:
     """Set members' first purchase from their earliest sale, set-based.
 
     The category is the department of the earliest receipt's largest line, as the till
-    path derives it one receipt at a time.
+    path derives it one receipt at a time. Only receipts at the earliest time are sorted
+    (found through ``ix_receipt_member_time``), not every line the member ever bought.
     """
-    earliest = (
-        select(func.min(Receipt.occurred_at))
-        .where(Receipt.member_id == Member.id, Receipt.kind == "sale")
-        .scalar_subquery()
-    )
+
+    def earliest_sale(of: type[Receipt]) -> Any:
+        return (
+            select(func.min(of.occurred_at))
+            .where(of.member_id == Member.id, of.kind == "sale")
+            .correlate(Member)
+            .scalar_subquery()
+        )
+
+    earliest = earliest_sale(Receipt)
     department = (
         select(Product.department)
         .join(ReceiptLine, ReceiptLine.product_id == Product.id)
         .join(Receipt, Receipt.id == ReceiptLine.receipt_id)
-        .where(Receipt.member_id == Member.id, Receipt.kind == "sale")
+        .where(
+            Receipt.member_id == Member.id,
+            Receipt.kind == "sale",
+            Receipt.occurred_at == earliest_sale(aliased(Receipt)),
+        )
         .order_by(Receipt.occurred_at, Receipt.id, ReceiptLine.amount.desc(), ReceiptLine.line_no)
         .limit(1)
         .scalar_subquery()
@@ -633,35 +475,21 @@ def receipts_load(
         },
         orient="row",
     )
-    good = good.join(ids, on=["store", "terminal"], how="left")
-    heads = _receipts(good)
-    heads = heads.with_columns(
-        pl.Series(
-            "hash",
-            [hashlib.sha256(c.encode()).hexdigest() for c in heads["canon"].to_list()],
-            dtype=pl.String,
-        )
-    ).drop("canon")
+    good = good.join(ids, on=["store", "terminal"], how="left", maintain_order="left")
+    heads = _known(uow, receipt_heads(good))
     members: set[int] = set()
     total_lines = good.height
     done_lines = 0
+    now = utcnow()
+    conflict = say(_("receipt {no} was already recorded with different content"), no="{}")
     for start in range(0, heads.height, BATCH_RECEIPTS):
         batch = heads.slice(start, BATCH_RECEIPTS)
-        known = _known(uow, batch)
-        hashes = [
-            known.get((t, n))
-            for t, n in zip(
-                batch["terminal_id"].to_list(), batch["receipt_no"].to_list(), strict=True
-            )
-        ]
-        batch = batch.with_columns(pl.Series("known_hash", hashes, dtype=pl.String))
         same = batch.filter(pl.col("known_hash") == pl.col("hash"))
         clash = batch.filter(
             pl.col("known_hash").is_not_null() & (pl.col("known_hash") != pl.col("hash"))
         )
         fresh = batch.filter(pl.col("known_hash").is_null())
         outcome.unchanged += int(same["line_count"].sum() or 0)
-        conflict = say(_("receipt {no} was already recorded with different content"), no="{}")
         outcome.add_frame(
             clash.explode("lines").rename({"lines": LINE}),
             column="receipt_no",
@@ -669,9 +497,9 @@ def receipts_load(
         )
         if fresh.height:
             lines = good.join(fresh.select(KEY), on=KEY, how="semi")
-            _insert(uow, fresh, lines, source=source)
+            _insert(uow, fresh, lines, source=source, now=now)
             outcome.loaded += lines.height
-            members.update(int(m) for m in fresh["member_id"].drop_nulls().to_list())
+            members.update(fresh["member_id"].drop_nulls().unique().to_list())
         uow.flush()
         if checkpoint is not None:
             checkpoint()
