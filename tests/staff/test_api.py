@@ -127,6 +127,20 @@ MATRIX = [
         {"username": "mx", "display_name": "m", "role": "cashier"},
         {"admin"},
     ),
+    ("GET", "/api/v1/loyalty/programme", None, READERS),
+    ("PUT", "/api/v1/loyalty/programme", {}, {"admin", "marketing"}),
+    ("GET", "/api/v1/loyalty/tiers", None, READERS),
+    ("PUT", "/api/v1/loyalty/tiers", [], {"admin", "marketing"}),
+    ("GET", "/api/v1/loyalty/multipliers", None, READERS),
+    ("PUT", "/api/v1/loyalty/multipliers", [], {"admin", "marketing"}),
+    ("GET", "/api/v1/members/{member_id}/points", None, READERS),
+    ("GET", "/api/v1/members/{member_id}/points/history", None, READERS),
+    (
+        "POST",
+        "/api/v1/members/{member_id}/points/adjustments",
+        {"points": 1, "reason": "matrix"},
+        {"admin", "service_desk"},
+    ),
 ]
 # Routes any caller may use, or that authenticate tills rather than staff.
 OPEN = {

@@ -37,6 +37,30 @@ LABELS: dict[str, str] = {
     "running": _("running"),
     "done": _("done"),
     "failed": _("failed"),
+    # points ledger: kinds of line and their sources
+    "earn": _("earned"),
+    "bonus": _("bonus"),
+    "redeem": _("redeemed"),
+    "expire": _("expired"),
+    "adjust": _("adjustment"),
+    "compensate": _("compensation"),
+    "reverse": _("reversed"),
+    "transfer": _("transfer"),
+    "debt": _("debt"),
+    "receipt": _("receipt"),
+    "expiry": _("expiry"),
+    "staff": _("staff"),
+    "campaign": _("campaign"),
+    "ticket": _("service ticket"),
+    "merge": _("merge"),
+    # weekdays (member days)
+    "mon": _("Monday"),
+    "tue": _("Tuesday"),
+    "wed": _("Wednesday"),
+    "thu": _("Thursday"),
+    "fri": _("Friday"),
+    "sat": _("Saturday"),
+    "sun": _("Sunday"),
 }
 
 

@@ -18,6 +18,8 @@ from regulars.entrypoints import schema
 from regulars.entrypoints.wiring import wire
 from regulars.imports.api import router as imports_router
 from regulars.imports.web import router as import_pages
+from regulars.loyalty.api import router as loyalty_router
+from regulars.loyalty.web import router as loyalty_pages
 from regulars.members.api import router as members_router
 from regulars.members.portal_web import router as portal_pages
 from regulars.members.web import router as member_pages
@@ -59,8 +61,16 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     async def _login(request: Request, exc: LoginRequired) -> RedirectResponse:
         return login_redirect(exc)
 
-    api = (till_router, members_router, sales_router, catalog_router, staff_router, imports_router)
-    pages = (staff_pages, member_pages, catalog_pages, import_pages, portal_pages)
+    api = (
+        till_router,
+        members_router,
+        sales_router,
+        catalog_router,
+        staff_router,
+        imports_router,
+        loyalty_router,
+    )
+    pages = (staff_pages, member_pages, catalog_pages, import_pages, portal_pages, loyalty_pages)
     for router in (*api, *pages):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import uvicorn
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from rich.console import Console
 from rich.table import Table
@@ -20,7 +21,9 @@ from regulars.core.errors import DomainError
 from regulars.core.i18n import translate
 from regulars.entrypoints import context
 from regulars.entrypoints.cli_data import demo_app, import_app
+from regulars.entrypoints.cli_jobs import jobs_app, points_app
 from regulars.entrypoints.wiring import wire
+from regulars.jobs.registry import scheduler_thread
 from regulars.members import queries as member_queries
 from regulars.members import service as member_service
 from regulars.members.schemas import ConsentIn, MemberCreate
@@ -44,6 +47,8 @@ app.add_typer(staff_app, name="staff")
 app.add_typer(keys_app, name="keys")
 app.add_typer(import_app, name="import")
 app.add_typer(demo_app, name="demo")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(points_app, name="points")
 
 
 def fail(exc: DomainError) -> None:
@@ -67,11 +72,14 @@ def serve(
     host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
     workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    scheduler: Annotated[bool, typer.Option(help="run the scheduled jobs in this process")] = True,
 ) -> None:
-    """Serve the API and staff app (API docs at /docs)."""
-    import uvicorn
-
+    """Serve the API and staff app (API docs at /docs), with the job scheduler."""
     settings = get_settings()
+    if scheduler:
+        # One scheduler per server, in the supervising process however many workers serve;
+        # each job claims its (job, day) row first, so a second scheduler could not repeat it.
+        scheduler_thread(context.session_factory())
     uvicorn.run(
         "regulars.entrypoints.asgi:app",
         host=host or settings.host,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from regulars.catalog import models as catalog_models
 from regulars.core.db import Base
 from regulars.imports import models as imports_models
+from regulars.jobs import models as jobs_models
+from regulars.loyalty import models as loyalty_models
 from regulars.members import models as members_models
 from regulars.notify import models as notify_models
 from regulars.sales import models as sales_models
@@ -18,6 +20,8 @@ MODEL_MODULES = (
     staff_models,
     imports_models,
     notify_models,
+    loyalty_models,
+    jobs_models,
 )
 
 __all__ = ["MODEL_MODULES", "metadata"]

@@ -238,3 +238,22 @@ def member_export_all(uow: UnitOfWork, *, member_id: int) -> dict[str, Any]:
     for extension in extensions.registered():
         data[extension.key] = extension.export(uow, member_id=member_id)
     return data
+
+
+def consenting_member_ids(
+    session: Session, *, purpose: str, channel: str, member_ids: list[int] | None = None
+) -> set[int]:
+    """Members whose newest consent event for ``purpose`` on ``channel`` is a grant (one query)."""
+    newest = (
+        select(func.max(ConsentEvent.id).label("id"))
+        .where(ConsentEvent.purpose == purpose, ConsentEvent.channel == channel)
+        .group_by(ConsentEvent.member_id)
+        .subquery()
+    )
+    query = (
+        select(ConsentEvent.member_id)
+        .join(newest, newest.c.id == ConsentEvent.id)
+        .where(ConsentEvent.granted.is_(True))
+    )
+    found = {int(m) for m in session.scalars(query)}
+    return found if member_ids is None else found & set(member_ids)

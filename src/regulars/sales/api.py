@@ -24,7 +24,9 @@ staff_router = APIRouter(prefix="/api/v1", tags=["sales"])
 _api_key = APIKeyHeader(name="X-Api-Key", auto_error=False, description="The till's own API key")
 
 
-def current_till(uow: UowDep, api_key: Annotated[str | None, Security(_api_key)]) -> tuple[Store, Terminal]:
+def current_till(
+    uow: UowDep, api_key: Annotated[str | None, Security(_api_key)]
+) -> tuple[Store, Terminal]:
     """The store and terminal whose API key the request carries, or 401."""
     if not api_key:
         raise Unauthorized(_("till API key missing (X-Api-Key)"))
@@ -38,7 +40,9 @@ Till = Annotated[tuple[Store, Terminal], Depends(current_till)]
 @router.post("/till/identify", response_model=MemberSummary)
 def identify(uow: UowDep, till: Till, data: IdentifyRequest) -> MemberSummary:
     """Identify a member by mobile, card number or scanned member code."""
-    member = member_identify(uow.session, mobile=data.mobile, card_no=data.card_no, member_code=data.member_code)
+    member = member_identify(
+        uow.session, mobile=data.mobile, card_no=data.card_no, member_code=data.member_code
+    )
     return member_summary(member)
 
 
@@ -49,7 +53,7 @@ def identify(uow: UowDep, till: Till, data: IdentifyRequest) -> MemberSummary:
     responses={200: {"description": "A replay: the first answer, nothing recorded again"}},
 )
 def post_receipt(uow: UowDep, till: Till, data: ReceiptIn, response: Response) -> dict[str, object]:
-    """Record a checkout. Replaying the same receipt returns the first answer and records nothing."""
+    """Record a checkout; a replay returns the first answer and records nothing."""
     store, terminal = till
     recorded = service.receipt_record(uow, store=store, terminal=terminal, data=data)
     uow.commit()
@@ -77,7 +81,9 @@ def post_return(uow: UowDep, till: Till, data: ReturnIn, response: Response) -> 
 
 
 @staff_router.get("/receipts/{receipt_id}", response_model=ReceiptRead)
-def get_receipt(uow: UowDep, receipt_id: IdPath, _who: Annotated[StaffAccount, Depends(require("sales.read"))]) -> ReceiptRead:
+def get_receipt(
+    uow: UowDep, receipt_id: IdPath, _who: Annotated[StaffAccount, Depends(require("sales.read"))]
+) -> ReceiptRead:
     """A receipt with its lines."""
     return queries.receipt_get(uow.session, receipt_id=receipt_id)
 
@@ -87,4 +93,7 @@ def member_receipts(
     uow: UowDep, member_id: IdPath, _who: Annotated[StaffAccount, Depends(require("sales.read"))]
 ) -> list[ReceiptRead]:
     """A member's receipts, newest first (without lines)."""
-    return [ReceiptRead.model_validate(r) for r in queries.receipts_of_member(uow.session, member_id=member_id)]
+    return [
+        ReceiptRead.model_validate(r)
+        for r in queries.receipts_of_member(uow.session, member_id=member_id)
+    ]

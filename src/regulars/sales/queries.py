@@ -17,14 +17,18 @@ def receipt_get(session: Session, *, receipt_id: int) -> ReceiptRead:
     if receipt is None:
         raise NotFound(_("receipt {id} not found"), field="receipt_id", id=receipt_id)
     lines = session.scalars(
-        select(ReceiptLine).where(ReceiptLine.receipt_id == receipt_id).order_by(ReceiptLine.line_no)
+        select(ReceiptLine)
+        .where(ReceiptLine.receipt_id == receipt_id)
+        .order_by(ReceiptLine.line_no)
     )
     read = ReceiptRead.model_validate(receipt)
     read.lines = [LineRead.model_validate(line) for line in lines]
     return read
 
 
-def receipts_of_member(session: Session, *, member_id: int, limit: int = 50, offset: int = 0) -> list[Receipt]:
+def receipts_of_member(
+    session: Session, *, member_id: int, limit: int = 50, offset: int = 0
+) -> list[Receipt]:
     """A member's receipts, newest first (the profile timeline)."""
     return list(
         session.scalars(

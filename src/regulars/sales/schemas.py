@@ -11,14 +11,21 @@ from stdnum import luhn
 
 from regulars.catalog.schemas import Barcode
 from regulars.core.schemas import Id, ReadSchema, Schema
+from regulars.loyalty.schemas import Reward
 from regulars.members.schemas import CardNo, Mobile
 
-Money = Annotated[Decimal, Field(ge=Decimal("-10000000"), le=Decimal("10000000"), max_digits=12, decimal_places=2)]
-PositiveMoney = Annotated[Decimal, Field(ge=0, le=Decimal("10000000"), max_digits=12, decimal_places=2)]
+Money = Annotated[
+    Decimal, Field(ge=Decimal("-10000000"), le=Decimal("10000000"), max_digits=12, decimal_places=2)
+]
+PositiveMoney = Annotated[
+    Decimal, Field(ge=0, le=Decimal("10000000"), max_digits=12, decimal_places=2)
+]
 Qty = Annotated[Decimal, Field(gt=0, le=Decimal("100000"), max_digits=10, decimal_places=3)]
 ReceiptNo = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_./-]+$")]
 Sku = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z_.-]+$")]
-PaymentMethod = Literal["cash", "bank_card", "wechat_pay", "alipay", "voucher", "points", "stored_value", "other"]
+PaymentMethod = Literal[
+    "cash", "bank_card", "wechat_pay", "alipay", "voucher", "points", "stored_value", "other"
+]
 
 
 def _no_card_number(value: str) -> str:
@@ -85,6 +92,8 @@ class ReceiptIn(Schema):
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=500)]
     payments: Annotated[list[PaymentIn], Field(max_length=10)] = []
     total: Money | None = None
+    # Points the member chooses to spend on this receipt (part of the balance is fine).
+    redeem_points: Annotated[int, Field(ge=1, le=100_000_000)] | None = None
 
     @model_validator(mode="after")
     def _totals(self) -> ReceiptIn:
@@ -142,6 +151,13 @@ class ReceiptAnswer(Schema):
     total: Decimal
     line_count: int
     recorded_at: datetime
+    points_earned: int = 0
+    points_redeemed: int = 0
+    balance: int | None = None
+    pending: int | None = None
+    debt: int | None = None
+    tier: str | None = None
+    rewards: list[Reward] = []
 
 
 class LineRead(ReadSchema):

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from regulars.catalog.models import Product, Store, Terminal
@@ -19,6 +19,7 @@ from regulars.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from regulars.core.i18n import _
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
+from regulars.loyalty import service as loyalty
 from regulars.members.models import Member
 from regulars.members.queries import member_identify, member_resolve
 from regulars.sales.models import Receipt, ReceiptLine
@@ -185,12 +186,20 @@ def _note_first_purchase(uow: UnitOfWork, member: Member, receipt_id: int, when:
 def receipt_record(
     uow: UnitOfWork, *, store: Store, terminal: Terminal, data: ReceiptIn, source: str = "till"
 ) -> Recorded:
-    """Record a checkout once; a replay returns the first answer, other content 409."""
-    digest = content_hash(data.model_dump(mode="json"))
+    """Record a checkout once; a replay returns the first answer, other content 409.
+
+    For a member, points are redeemed and earned in the same transaction and the stored
+    answer carries them, so a replay returns them without earning or redeeming again.
+    """
+    # Receipts sent before redemption existed keep their hash: the field counts when set.
+    unset = {"redeem_points"} if data.redeem_points is None else None
+    digest = content_hash(data.model_dump(mode="json", exclude=unset))
     existing = _existing(uow, store.id, terminal.id, data.receipt_no)
     if existing is not None:
         return _replay(existing, digest)
     member = _member_for(uow, data.member)
+    if data.redeem_points and member is None:
+        raise InvalidInput(_("points can only be redeemed by a member"), field="redeem_points")
     product_ids = _product_ids(uow, data)
     total = sum((line.amount for line in data.lines), Decimal("0"))
     discount = sum((line.discount for line in data.lines), Decimal("0"))
@@ -255,8 +264,32 @@ def receipt_record(
     )
     if member is not None:
         _note_first_purchase(uow, member, receipt_id, data.occurred_at)
+        points = loyalty.receipt_points(
+            uow,
+            member_id=member.id,
+            source_id=receipt_id,
+            occurred_at=data.occurred_at,
+            lines=[
+                loyalty.TillLine(n, product_id, line.amount, line.quantity)
+                for n, (line, product_id) in enumerate(
+                    zip(data.lines, product_ids, strict=True), start=1
+                )
+            ],
+            redeem=data.redeem_points,
+            now=now,
+        )
+        answer = _store_points(uow, receipt_id, answer, points)
     uow.flush()
     return Recorded(answer=_with_id(answer, receipt_id), replayed=False)
+
+
+def _store_points(
+    uow: UnitOfWork, receipt_id: int, answer: dict[str, Any], points: dict[str, Any]
+) -> dict[str, Any]:
+    """Add the points to the stored answer, so every replay returns them as they were."""
+    answer = {**answer, **points}
+    uow.session.execute(update(Receipt).where(Receipt.id == receipt_id).values(response=answer))
+    return answer
 
 
 def _original_receipt(uow: UnitOfWork, store: Store, data: ReturnIn) -> Receipt:
@@ -317,6 +350,7 @@ def return_record(
         ).all()
     )
     rows: list[dict[str, Any]] = []
+    shares: list[tuple[int, Decimal, Decimal]] = []  # line, share returned so far, refund
     total = Decimal("0")
     discount_total = Decimal("0")
     for index, item in enumerate(data.lines):
@@ -351,6 +385,7 @@ def return_record(
                 paid=line.amount,
             )
         line_discount = (line.discount * share).quantize(CENT, ROUND_HALF_UP)
+        shares.append((line.line_no, (already + item.quantity) / line.quantity, amount))
         total -= amount
         discount_total -= line_discount
         rows.append(
@@ -410,5 +445,15 @@ def return_record(
             )
         return _replay(raced, digest)
     _insert_lines(uow, [{**row, "receipt_id": receipt_id} for row in rows])
+    if member_id is not None:
+        points = loyalty.return_points(
+            uow,
+            member_id=member_id,
+            source_id=receipt_id,
+            original_id=original.id,
+            lines=shares,
+            now=now,
+        )
+        answer = _store_points(uow, receipt_id, answer, points)
     uow.flush()
     return Recorded(answer=_with_id(answer, receipt_id), replayed=False)

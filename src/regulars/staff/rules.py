@@ -21,6 +21,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "sales.read": frozenset({"admin", "marketing", "service_desk", "store_manager", "analyst"}),
     "imports.run": frozenset({"admin"}),
     "staff.manage": frozenset({"admin"}),
+    "loyalty.adjust": frozenset({"admin", "service_desk"}),
+    "loyalty.configure": frozenset({"admin", "marketing"}),
 }
 
 MAX_FAILED_LOGINS = 5

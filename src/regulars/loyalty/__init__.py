@@ -1,0 +1,1 @@
+"""Loyalty: the programme, tiers, and the append-only points ledger."""
