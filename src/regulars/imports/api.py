@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse
 
 from regulars.core.errors import InvalidInput
 from regulars.core.i18n import _
-from regulars.core.web import UowDep
+from regulars.core.web import IdPath, UowDep
 from regulars.imports import queries, service
 from regulars.imports.formats import check_kind
 from regulars.imports.schemas import ImportResult, ImportRunRead, RowErrorRead
@@ -53,13 +53,13 @@ def upload(uow: UowDep, kind: str, file: UploadFile, who: Importer) -> ImportRes
 
 
 @router.get("/{run_id}", response_model=ImportRunRead)
-def run_read(uow: UowDep, run_id: int, _who: Importer) -> ImportRunRead:
+def run_read(uow: UowDep, run_id: IdPath, _who: Importer) -> ImportRunRead:
     """One import run with its counts."""
     return ImportRunRead.model_validate(queries.run_get(uow.session, run_id=run_id))
 
 
 @router.get("/{run_id}/report", response_class=FileResponse)
-def run_report(uow: UowDep, run_id: int, _who: Importer) -> FileResponse:
+def run_report(uow: UowDep, run_id: IdPath, _who: Importer) -> FileResponse:
     """The run's bad rows as CSV: line, column, reason, value."""
     path = queries.run_report(uow.session, run_id=run_id)
     return FileResponse(path, media_type="text/csv", filename=path.name)

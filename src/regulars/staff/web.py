@@ -21,7 +21,7 @@ from regulars.core.errors import DomainError, Forbidden, Unauthorized
 from regulars.core.i18n import _, normalise_locale
 from regulars.core.templating import render
 from regulars.core.timeutil import as_utc
-from regulars.core.web import UowDep
+from regulars.core.web import IdPath, UowDep
 from regulars.staff import audit, rules, service, sessions
 from regulars.staff.models import StaffAccount, StaffSession
 from regulars.staff.schemas import StaffCreate
@@ -292,7 +292,7 @@ def staff_create_page(
 
 @router.post("/staff/{staff_id}/active", response_model=None)
 def staff_toggle(
-    uow: UowDep, ctx: Csrf, staff_id: int, active: Annotated[bool, Form()]
+    uow: UowDep, ctx: Csrf, staff_id: IdPath, active: Annotated[bool, Form()]
 ) -> RedirectResponse:
     """Enable or disable an account (admin)."""
     if not ctx.can("staff.manage"):
