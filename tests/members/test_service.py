@@ -201,3 +201,23 @@ def test_search_takes_like_wildcards_literally(uow) -> None:
     service.member_register(uow, data=MemberCreate(card_no="CARD0102", name="Li Si"))
     assert [m.name for m in queries.member_search(uow.session, text="%")] == ["100% Zhang"]
     assert queries.member_search(uow.session, text="_") == []
+
+
+def test_first_purchase_moves_only_earlier(uow, client) -> None:
+    world = build_world(uow)
+    late = receipt_payload(world, "FP-L")
+    late["occurred_at"] = "2026-11-20T10:00:00+08:00"
+    early = receipt_payload(world, "FP-E")
+    early["occurred_at"] = "2026-11-01T09:00:00+08:00"
+    for payload in (
+        late,
+        early,
+        {**receipt_payload(world, "FP-X"), "occurred_at": "2026-11-25T09:00:00+08:00"},
+    ):
+        assert (
+            client.post("/api/v1/receipts", json=payload, headers=world.till()).status_code == 201
+        )
+    member = uow.session.get(Member, world.members[0].id)
+    uow.session.refresh(member)
+    assert member.first_purchase_at is not None
+    assert member.first_purchase_at.isoformat().startswith("2026-11-01T01:00")

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from regulars.catalog.models import Product, Store, Terminal
@@ -169,18 +169,31 @@ def _product_ids(uow: UnitOfWork, data: ReceiptIn) -> list[int]:
 
 
 def _note_first_purchase(uow: UnitOfWork, member: Member, receipt_id: int, when: Any) -> None:
-    """Keep the member's first purchase (date and main department) derived from receipts."""
+    """Keep the member's first purchase (date and main department) derived from receipts.
+
+    One conditional UPDATE, so two tills recording a member's receipts at once can only
+    ever move the date earlier, never leave the later one in place.
+    """
     if member.first_purchase_at is not None and member.first_purchase_at <= when:
         return
-    department = uow.session.execute(
+    department = (
         select(Product.department)
         .join(ReceiptLine, ReceiptLine.product_id == Product.id)
         .where(ReceiptLine.receipt_id == receipt_id)
         .order_by(ReceiptLine.amount.desc())
         .limit(1)
-    ).scalar_one_or_none()
-    member.first_purchase_at = when
-    member.first_purchase_category = department
+        .scalar_subquery()
+    )
+    uow.session.execute(
+        update(Member)
+        .where(
+            Member.id == member.id,
+            or_(Member.first_purchase_at.is_(None), Member.first_purchase_at > when),
+        )
+        .values(first_purchase_at=when, first_purchase_category=department)
+        .execution_options(synchronize_session=False)
+    )
+    uow.session.expire(member, ["first_purchase_at", "first_purchase_category"])
 
 
 def receipt_record(
