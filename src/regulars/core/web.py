@@ -42,7 +42,6 @@ def is_api(request: Request) -> bool:
 
 UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="row id")]
-LocaleDep = Annotated[str, Depends(get_locale)]
 
 
 def _error(status: int, code: str, message: str, field: str | None, **extra: Any) -> JSONResponse:

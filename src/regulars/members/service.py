@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Table, delete, select, update
 
 from regulars.core.crypto import FieldCipher, get_cipher
 from regulars.core.db import Base
@@ -246,11 +246,6 @@ def member_merge(
     uow.session.add(record)
     uow.flush()
     return record
-
-
-def member_count(uow: UnitOfWork) -> int:
-    """Number of member records (any status)."""
-    return int(uow.session.scalar(select(func.count()).select_from(Member)) or 0)
 
 
 def member_erase(uow: UnitOfWork, *, member_id: int, actor: str) -> dict[str, int]:
