@@ -12,16 +12,10 @@ tests never matters.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
@@ -44,6 +38,7 @@ from tests.browser.helpers import (
     VIEWPORT,
 )
 from tests.conftest import create_database, drop_database
+from tests.factories.server import running_server
 from tests.factories.world import build_world, receipt_payload
 
 
@@ -73,13 +68,6 @@ MEMBERS = {
     "consent": ("赵敏", "13912340004", "C1000004"),
     "edit": ("周芷若", "13912340005", "C1000005"),
 }
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def seed(url: str) -> Seeded:
@@ -125,20 +113,6 @@ def seed(url: str) -> Seeded:
     return seeded
 
 
-def _wait_until_up(proc: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"server did not answer within 60 s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="session")
 def live_database(tmp_root: Path, database_url: str) -> Iterator[str]:
     """A new migrated database for the browser tests' server (dropped afterwards)."""
@@ -156,44 +130,14 @@ def live_server(live_database: str, settings: Settings, tmp_root: Path) -> Itera
 
     The seed runs while the server imports the app (seconds): nothing is read at start-up.
     """
-    port = free_port()
-    env = {
-        **os.environ,
-        "REGULARS_DATABASE_URL": live_database,
-        "REGULARS_DATA_KEY": settings.data_key or "",
-        "REGULARS_VAR_DIR": str(settings.var_dir),
-    }
     log = tmp_root / "browser-server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "regulars.entrypoints.asgi:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
+    seeded: list[Seeded] = []
     try:
-        seeded = seed(live_database)
-        _wait_until_up(proc, base_url, log)
-        yield LiveServer(base_url=base_url, database_url=live_database, seeded=seeded)
+        with running_server(
+            live_database, settings, log, while_starting=lambda: seeded.append(seed(live_database))
+        ) as base_url:
+            yield LiveServer(base_url=base_url, database_url=live_database, seeded=seeded[0])
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         # A 500 is a bug even when the page under test looked fine: uvicorn logs it.
         server_log = log.read_text(errors="replace")
         assert "Traceback" not in server_log, server_log

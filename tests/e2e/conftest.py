@@ -7,22 +7,17 @@ that other requests see, and the database's own locking.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from regulars.catalog import service as catalog_service
 from regulars.core.config import Settings
 from regulars.core.db import make_engine, make_session_factory
 from regulars.core.uow import UnitOfWork
+from tests.factories.server import running_server
 from tests.factories.world import World, build_world
 
 
@@ -34,13 +29,6 @@ class LiveTill:
     database_url: str
     world: World
     keys: dict[str, str]  # terminal code → API key
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _set_up(url: str, terminals: int) -> tuple[World, dict[str, str]]:
@@ -63,58 +51,10 @@ def _set_up(url: str, terminals: int) -> tuple[World, dict[str, str]]:
     return world, keys
 
 
-def _wait_until_up(proc: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"server did not answer within 60 s:\n{log.read_text()}")
-
-
 @pytest.fixture
 def live_till(fresh_database: str, settings: Settings, tmp_path: Path) -> Iterator[LiveTill]:
     """Four tills of one store and a uvicorn server answering for them."""
     world, keys = _set_up(fresh_database, terminals=4)
-    port = free_port()
-    env = {
-        **os.environ,
-        "REGULARS_DATABASE_URL": fresh_database,
-        "REGULARS_DATA_KEY": settings.data_key or "",
-        "REGULARS_VAR_DIR": str(settings.var_dir),
-    }
     log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "regulars.entrypoints.asgi:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(proc, base_url, log)
+    with running_server(fresh_database, settings, log) as base_url:
         yield LiveTill(base_url=base_url, database_url=fresh_database, world=world, keys=keys)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
