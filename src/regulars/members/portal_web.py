@@ -11,7 +11,6 @@ from __future__ import annotations
 import hmac
 import io
 from dataclasses import dataclass
-from datetime import date
 from typing import Annotated, Any
 
 import segno
@@ -25,8 +24,8 @@ from regulars.core.templating import render
 from regulars.core.web import IdPath, UowDep
 from regulars.members import extensions, portal, queries, rules, service
 from regulars.members.models import Member, MemberSession
-from regulars.members.schemas import ConsentIn, MemberUpdate
-from regulars.members.web import form_error, split_list
+from regulars.members.schemas import ConsentIn
+from regulars.members.web import form_error, profile_update
 from regulars.staff.audit import audit_record
 from regulars.staff.web import LANG_COOKIE, PageContext, page_require
 
@@ -220,44 +219,12 @@ def me_page(
 
 
 @router.post("/m/me/profile", response_model=None)
-def profile_submit(
-    request: Request,
-    uow: UowDep,
-    ctx: MemberCsrf,
-    name: Annotated[str, Form(max_length=100)] = "",
-    gender: Annotated[str, Form(max_length=10)] = "",
-    birthday: Annotated[str, Form(max_length=10)] = "",
-    email: Annotated[str, Form(max_length=254)] = "",
-    address: Annotated[str, Form(max_length=300)] = "",
-    community: Annotated[str, Form(max_length=100)] = "",
-    occupation: Annotated[str, Form(max_length=100)] = "",
-    hobbies: Annotated[str, Form(max_length=1000)] = "",
-    preferences: Annotated[str, Form(max_length=1000)] = "",
-    delivery_needs: Annotated[str, Form(max_length=500)] = "",
-    household_size: Annotated[str, Form(max_length=3)] = "",
-    children_birth_years: Annotated[str, Form(max_length=200)] = "",
-    pets: Annotated[str, Form(max_length=500)] = "",
-) -> Response:
+async def profile_submit(request: Request, uow: UowDep, ctx: MemberCsrf) -> Response:
     """Save the member's corrections to their own profile."""
     member_id = ctx.member.id
     try:
-        values: dict[str, Any] = {
-            "name": name or None,
-            "gender": gender or None,
-            "birthday": date.fromisoformat(birthday) if birthday else None,
-            "address": address or None,
-            "community": community or None,
-            "occupation": occupation or None,
-            "hobbies": split_list(hobbies),
-            "preferences": split_list(preferences),
-            "delivery_needs": delivery_needs or None,
-            "household_size": int(household_size) if household_size else None,
-            "children_birth_years": [int(y) for y in split_list(children_birth_years)],
-            "pets": split_list(pets),
-        }
-        if email and "*" not in email:
-            values["email"] = email
-        service.member_update(uow, member_id=member_id, data=MemberUpdate(**values))
+        data = profile_update(await request.form(), identity=("email",))
+        service.member_update(uow, member_id=member_id, data=data)
     except (DomainError, ValueError) as exc:  # ValueError covers Pydantic's and int()/date()'s
         uow.rollback()
         return _me(request, uow, ctx, error=form_error(exc), status=422)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Annotated, Any
 
@@ -65,6 +66,27 @@ def register_page(
     )
     uow.commit()
     return RedirectResponse(f"/members/{member.id}", status_code=303)
+
+
+PROFILE_TEXT = ("name", "gender", "address", "community", "occupation", "delivery_needs")
+PROFILE_LISTS = ("hobbies", "preferences", "pets")
+
+
+def profile_update(form: Mapping[str, Any], *, identity: Sequence[str]) -> MemberUpdate:
+    """The ``MemberUpdate`` of a profile form, shared by the staff profile and the member page.
+
+    Lists are typed comma-separated; an ``identity`` field (mobile, card, email) is changed
+    only when filled in and not the masked value the form showed.
+    """
+    names = (*PROFILE_TEXT, *PROFILE_LISTS, "birthday", "household_size", "children_birth_years")
+    text = {name: str(form.get(name) or "").strip() for name in (*names, *identity)}
+    values: dict[str, Any] = {name: text[name] or None for name in PROFILE_TEXT}
+    values.update({name: split_list(text[name]) for name in PROFILE_LISTS})
+    values["birthday"] = date.fromisoformat(text["birthday"]) if text["birthday"] else None
+    values["household_size"] = int(text["household_size"]) if text["household_size"] else None
+    values["children_birth_years"] = [int(y) for y in split_list(text["children_birth_years"])]
+    values.update({name: text[name] for name in identity if text[name] and "*" not in text[name]})
+    return MemberUpdate(**values)
 
 
 def ctx_check(ctx: PageContext, permission: str) -> None:
@@ -137,51 +159,12 @@ def profile_page(request: Request, uow: UowDep, ctx: Reader, member_id: IdPath) 
 
 
 @router.post("/members/{member_id}/edit", response_class=HTMLResponse, response_model=None)
-def edit_submit(
-    request: Request,
-    uow: UowDep,
-    ctx: Csrf,
-    member_id: IdPath,
-    name: Annotated[str, Form(max_length=100)] = "",
-    gender: Annotated[str, Form(max_length=10)] = "",
-    birthday: Annotated[str, Form(max_length=10)] = "",
-    mobile: Annotated[str, Form(max_length=20)] = "",
-    card_no: Annotated[str, Form(max_length=32)] = "",
-    email: Annotated[str, Form(max_length=254)] = "",
-    address: Annotated[str, Form(max_length=300)] = "",
-    community: Annotated[str, Form(max_length=100)] = "",
-    occupation: Annotated[str, Form(max_length=100)] = "",
-    hobbies: Annotated[str, Form(max_length=1000)] = "",
-    preferences: Annotated[str, Form(max_length=1000)] = "",
-    delivery_needs: Annotated[str, Form(max_length=500)] = "",
-    household_size: Annotated[str, Form(max_length=3)] = "",
-    children_birth_years: Annotated[str, Form(max_length=200)] = "",
-    pets: Annotated[str, Form(max_length=500)] = "",
-) -> Response:
+async def edit_submit(request: Request, uow: UowDep, ctx: Csrf, member_id: IdPath) -> Response:
     """Save the profile form."""
     ctx_check(ctx, "members.write")
     try:
-        values: dict[str, Any] = {
-            "name": name or None,
-            "gender": gender or None,
-            "birthday": date.fromisoformat(birthday) if birthday else None,
-            "address": address or None,
-            "community": community or None,
-            "occupation": occupation or None,
-            "hobbies": split_list(hobbies),
-            "preferences": split_list(preferences),
-            "delivery_needs": delivery_needs or None,
-            "household_size": int(household_size) if household_size else None,
-            "children_birth_years": [int(y) for y in split_list(children_birth_years)],
-            "pets": split_list(pets),
-        }
-        if mobile and "*" not in mobile:
-            values["mobile"] = mobile
-        if card_no:
-            values["card_no"] = card_no
-        if email and "*" not in email:
-            values["email"] = email
-        service.member_update(uow, member_id=member_id, data=MemberUpdate(**values))
+        data = profile_update(await request.form(), identity=("mobile", "card_no", "email"))
+        service.member_update(uow, member_id=member_id, data=data)
     except (DomainError, ValueError) as exc:  # ValueError covers Pydantic's and int()/date()'s
         uow.rollback()
         return _profile(request, uow, ctx, member_id, error=form_error(exc), status=422)
