@@ -61,7 +61,7 @@ def fail(exc: DomainError) -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = "head") -> None:
+def db_upgrade(revision: str = "heads") -> None:
     """Apply the migrations up to REVISION (the latest by default)."""
     context.db_upgrade(revision=revision)
     console.print(f"database at {revision}: {get_settings().database_url.split('@')[-1]}")

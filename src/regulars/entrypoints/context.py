@@ -41,8 +41,8 @@ def alembic_config() -> Config:
     return config
 
 
-def db_upgrade(target_engine: Engine | None = None, revision: str = "head") -> None:
-    """Migrate the database to ``revision`` (the latest by default)."""
+def db_upgrade(target_engine: Engine | None = None, revision: str = "heads") -> None:
+    """Migrate the database to ``revision`` (every branch's latest by default)."""
     config = alembic_config()
     with (target_engine or engine()).connect() as connection:
         config.attributes["connection"] = connection

@@ -1,0 +1,1 @@
+"""The engines that run the analyses: local (Polars, one machine) and Spark (a cluster)."""
