@@ -23,6 +23,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "staff.manage": frozenset({"admin"}),
     "loyalty.adjust": frozenset({"admin", "service_desk"}),
     "loyalty.configure": frozenset({"admin", "marketing"}),
+    "analytics.read": frozenset({"admin", "marketing", "analyst", "store_manager"}),
+    "analytics.run": frozenset({"admin", "analyst"}),
+    "baskets.read": frozenset({"admin", "marketing", "analyst", "store_manager"}),
+    "baskets.mine": frozenset({"admin", "analyst", "marketing"}),
+    "offers.read": frozenset({"admin", "marketing", "analyst", "store_manager", "service_desk"}),
+    "offers.manage": frozenset({"admin", "marketing"}),
 }
 
 MAX_FAILED_LOGINS = 5
