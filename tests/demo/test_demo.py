@@ -12,6 +12,7 @@ from regulars.catalog.models import Product, Store, Terminal
 from regulars.catalog.rules import normalise_barcode
 from regulars.demo import rules
 from regulars.demo.service import demo_exists, demo_load
+from regulars.members.queries import consenting_member_ids
 from regulars.members.models import Member
 from regulars.sales.models import Receipt, ReceiptLine
 
@@ -85,8 +86,16 @@ def test_demo_slice_loads_members_products_stores_and_baskets(uow, data_dir) -> 
     )
     assert bought > 0
 
+    assert summary.consents == 3 * households
+    refusing = next(m for m in members if m.external_ref.endswith("0"))
+    personalised = consenting_member_ids(
+        uow.session, purpose="personalised_offers", channel="sms", member_ids=[m.id for m in members]
+    )
+    assert refusing.id not in personalised and len(personalised) > households // 2
+
     again = demo_load(uow, data_dir=data_dir, limit_lines=LIMIT)
     assert all(step.loaded == 0 for step in again.steps)
+    assert again.consents == 0
 
 
 @pytest.mark.slow

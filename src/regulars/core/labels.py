@@ -61,6 +61,35 @@ LABELS: dict[str, str] = {
     "fri": _("Friday"),
     "sat": _("Saturday"),
     "sun": _("Sunday"),
+    # RFM segments
+    "champions": _("champions"),
+    "loyal": _("loyal"),
+    "potential_loyalist": _("potential loyalists"),
+    "new_customers": _("new customers"),
+    "promising": _("promising"),
+    "need_attention": _("need attention"),
+    "about_to_sleep": _("about to sleep"),
+    "at_risk": _("at risk"),
+    "cant_lose": _("can't lose them"),
+    "hibernating": _("hibernating"),
+    "lost": _("lost"),
+    # profit pyramid tiers
+    "platinum": _("platinum"),
+    "gold": _("gold"),
+    "iron": _("iron"),
+    "lead": _("lead"),
+    # churn status
+    "churned": _("churned"),
+    "new": _("new"),
+    # household signals
+    "baby": _("baby"),
+    "young_children": _("young children"),
+    "pet_dog": _("dog owner"),
+    "pet_cat": _("cat owner"),
+    "pet": _("pet owner"),
+    # analytics engines
+    "local": _("local"),
+    "spark": _("Spark"),
 }
 
 

@@ -18,6 +18,11 @@ the same output, so the demo store is identical on every machine.
   department; ``name_zh`` from a small department table.
 * **Time**: CJ timestamps are naive local times of an unnamed US chain; they are read as
   UTC.
+* **Consents**: CJ has none, so each household is given the choices a loyalty sign-up form
+  would record (source ``demo``): analytics and SMS marketing granted, personalised offers
+  granted — except households whose id ends in 0, which refuse personalisation (PIPL
+  Art. 24: they get the non-personalised list), and those ending in 5, which refuse
+  analytics (no household signals are inferred for them).
 """
 
 from __future__ import annotations
@@ -82,3 +87,12 @@ def barcode_for(product_id: int) -> str:
 def margin_for(department: str | None) -> float:
     """The demo gross margin of a department."""
     return MARGINS.get(department or "", DEFAULT_MARGIN)
+
+
+def demo_consents(household: int) -> dict[tuple[str, str], bool]:
+    """The (purpose, channel) → granted choices a demo household made at sign-up."""
+    return {
+        ("marketing", "sms"): True,
+        ("analytics", "sms"): household % 10 != 5,
+        ("personalised_offers", "sms"): household % 10 != 0,
+    }

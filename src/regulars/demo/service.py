@@ -25,7 +25,7 @@ from regulars.demo import convert, rules
 from regulars.imports.formats import LINE, Kind, check_columns
 from regulars.imports.outcome import Checkpoint, Outcome, Progress
 from regulars.imports.service import import_frame, run_finish, run_start
-from regulars.members.models import Member
+from regulars.members.models import ConsentEvent, Member
 from regulars.members.rules import normalise_mobile
 
 FILES = (
@@ -59,6 +59,7 @@ class DemoSummary:
     stores: int = 0
     lines: int = 0
     baskets: int = 0
+    consents: int = 0
     seconds: float = 0.0
     steps: list[DemoStep] = field(default_factory=list)
 
@@ -97,6 +98,35 @@ def _stores(uow: UnitOfWork, store_ids: list[str]) -> None:
             insert(Terminal),
             [{"store_id": i, "code": rules.TERMINAL, "created_at": now} for i in made.scalars()],
         )
+
+
+def _consents(uow: UnitOfWork) -> int:
+    """Record each demo household's sign-up consents once (see ``rules.demo_consents``)."""
+    done = select(ConsentEvent.member_id).where(ConsentEvent.source == "demo")
+    members = uow.session.execute(
+        select(Member.id, Member.external_ref).where(
+            Member.is_demo.is_(True), Member.external_ref.is_not(None), Member.id.not_in(done)
+        )
+    ).all()
+    now = utcnow()
+    rows = [
+        {
+            "member_id": member_id,
+            "purpose": purpose,
+            "channel": channel,
+            "granted": granted,
+            "at": now,
+            "source": "demo",
+        }
+        for member_id, ref in members
+        if ref and ref.removeprefix(rules.MEMBER_REF_PREFIX).isdigit()
+        for (purpose, channel), granted in rules.demo_consents(
+            int(ref.removeprefix(rules.MEMBER_REF_PREFIX))
+        ).items()
+    ]
+    if rows:
+        uow.session.execute(insert(ConsentEvent), rows)
+    return len(rows)
 
 
 def _step(
@@ -182,6 +212,7 @@ def demo_load(
             progress,
         )
     )
+    summary.consents = _consents(uow)
     store_ids = priced["store_id"].unique().sort().to_list()
     _stores(uow, store_ids)
     summary.stores = len(store_ids)

@@ -18,6 +18,8 @@ from regulars.entrypoints import schema
 from regulars.entrypoints.wiring import wire
 from regulars.imports.api import router as imports_router
 from regulars.imports.web import router as import_pages
+from regulars.insights.api import router as insights_router
+from regulars.insights.web import router as insights_pages
 from regulars.loyalty.api import router as loyalty_router
 from regulars.loyalty.web import router as loyalty_pages
 from regulars.members.api import router as members_router
@@ -69,8 +71,17 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         staff_router,
         imports_router,
         loyalty_router,
+        insights_router,
     )
-    pages = (staff_pages, member_pages, catalog_pages, import_pages, portal_pages, loyalty_pages)
+    pages = (
+        staff_pages,
+        member_pages,
+        catalog_pages,
+        import_pages,
+        portal_pages,
+        loyalty_pages,
+        insights_pages,
+    )
     for router in (*api, *pages):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from regulars.catalog import models as catalog_models
 from regulars.core.db import Base
 from regulars.imports import models as imports_models
+from regulars.insights import models as insights_models
 from regulars.jobs import models as jobs_models
 from regulars.loyalty import models as loyalty_models
 from regulars.members import models as members_models
@@ -22,6 +23,7 @@ MODEL_MODULES = (
     notify_models,
     loyalty_models,
     jobs_models,
+    insights_models,
 )
 
 __all__ = ["MODEL_MODULES", "metadata"]

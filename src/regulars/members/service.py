@@ -144,19 +144,19 @@ def merge_hook_register(hook: MergeHook) -> None:
         _merge_hooks.append(hook)
 
 
-def _member_references() -> list[tuple[Table, str]]:
-    """Every (table, column) with a foreign key to ``member.id`` that follows a merge.
+def _member_references(*, merging: bool = True) -> list[tuple[Table, str]]:
+    """Every (table, column) with a foreign key to ``member.id`` (that follows a merge).
 
     Found from the schema rather than listed, so a table added by a later domain (points,
     tickets, lists) moves with the member without this domain importing it. A column opts
-    out with ``info={"merge": False}``.
+    out of merges with ``info={"merge": False}``; ``merging=False`` lists those too.
     """
     found: list[tuple[Table, str]] = []
     for table in Base.metadata.sorted_tables:
         if table.name in ("member", "member_merge"):
             continue
         for column in table.columns:
-            if column.info.get("merge", True) is False:
+            if merging and column.info.get("merge", True) is False:
                 continue
             if any(fk.column.table.name == "member" for fk in column.foreign_keys):
                 found.append((table, column.name))
@@ -296,12 +296,18 @@ def member_erase(uow: UnitOfWork, *, member_id: int, actor: str) -> dict[str, in
     uow.session.execute(delete(MemberOtp).where(MemberOtp.member_id == member_id))
     uow.session.execute(delete(MemberSession).where(MemberSession.member_id == member_id))
     unlinked: dict[str, int] = {}
-    for table, column in _member_references():
-        if table.c[column].info.get("erase") != "unlink":
+    for table, column in _member_references(merging=False):
+        how = table.c[column].info.get("erase")
+        if how == "unlink":
+            statement: Any = (
+                update(table).where(table.c[column] == member_id).values({column: None})
+            )
+        elif how == "delete":
+            # Derived personal data (scores, inferred household signals) goes with the person.
+            statement = delete(table).where(table.c[column] == member_id)
+        else:
             continue
-        result = uow.session.execute(
-            update(table).where(table.c[column] == member_id).values({column: None})
-        )
+        result = uow.session.execute(statement)
         unlinked[f"{table.name}.{column}"] = int(getattr(result, "rowcount", 0) or 0)
     uow.flush()
     return unlinked

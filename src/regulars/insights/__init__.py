@@ -1,0 +1,1 @@
+"""Insights: the analytics results written back as dated snapshots (scores, segments, signals)."""

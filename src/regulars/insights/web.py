@@ -1,0 +1,206 @@
+"""Staff pages of insights: segments, the profit pyramid, Pareto, churn, CLV, life stage."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from regulars.core.charts import bar_chart, line_chart
+from regulars.core.errors import Forbidden
+from regulars.core.i18n import _, translate
+from regulars.core.labels import label
+from regulars.core.uow import UnitOfWork
+from regulars.core.web import UowDep
+from regulars.insights import queries
+from regulars.insights.models import MemberScore, MemberSignal
+from regulars.insights.runner import runner_get
+from regulars.members.extensions import Panel
+from regulars.staff.web import Csrf, PageContext, page, page_require
+
+router = APIRouter(include_in_schema=False)
+Reader = Annotated[PageContext, Depends(page_require("analytics.read"))]
+PAGE = 50
+
+
+class InsightsExtension:
+    """A member's scores on the profile page and in a PIPL export."""
+
+    key = "insights"
+
+    def panel(self, uow: UnitOfWork, *, member_id: int) -> Panel:
+        """RFM segment, pyramid tier, churn status, CLV and household signals."""
+        found = queries.member_insights(uow.session, member_id=member_id)
+        return Panel(
+            key=self.key,
+            title=_("Scores"),
+            template="insights/member_panel.html",
+            data={"found": found},
+        )
+
+    def export(self, uow: UnitOfWork, *, member_id: int) -> list[dict[str, Any]]:
+        """Every stored score and signal of the member, run by run."""
+        found = queries.member_insights(uow.session, member_id=member_id, history=1000)
+        out: list[dict[str, Any]] = []
+        for run, score in found.history:
+            out.append({"run_id": run.id, "as_of": run.as_of.isoformat(), **_score_json(score)})
+        out.extend(
+            {"signal": s.signal, "run_id": s.run_id, "score": s.score} for s in found.signals
+        )
+        return out
+
+
+def _score_json(score: MemberScore) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for column in MemberScore.__table__.columns:
+        if column.name in ("id", "run_id", "member_id"):
+            continue
+        value = getattr(score, column.name)
+        values[column.name] = (
+            str(value)
+            if value is not None
+            and column.name
+            in (
+                "monetary",
+                "revenue",
+                "profit",
+                "clv",
+            )
+            else value
+        )
+    return values
+
+
+def signal_json(signal: MemberSignal) -> dict[str, Any]:
+    """A household signal as JSON."""
+    return {"signal": signal.signal, "score": signal.score, "evidence": signal.evidence}
+
+
+def charts(summary: dict[str, Any], locale: str) -> dict[str, Any]:
+    """The overview's charts, drawn from a run's summary in the reader's language."""
+
+    def t(message: str, **params: Any) -> str:
+        return translate(message, locale, **params)
+
+    def name(code: str) -> str:
+        return translate(label(code), locale)
+
+    segments = sorted(summary.get("segments", {}).items(), key=lambda kv: -kv[1])
+    tiers = summary.get("tiers", [])
+    pareto = summary.get("pareto", [])
+    trend = summary.get("churn_trend", [])
+    histogram = summary.get("clv", {}).get("histogram", [])
+    signals = sorted(summary.get("signals", {}).items(), key=lambda kv: -kv[1])
+    out: dict[str, Any] = {
+        "segments": bar_chart(
+            [(name(code), float(n)) for code, n in segments], title=t("Members per RFM segment")
+        ),
+        "pyramid": bar_chart(
+            [(name(row["tier"]), float(row["profit_share"])) for row in tiers],
+            title=t("Share of profit per tier"),
+            percent=True,
+        ),
+        "signals": bar_chart(
+            [(name(code), float(n)) for code, n in signals], title=t("Households per signal")
+        ),
+        "clv": bar_chart(
+            [(str(bucket), float(n)) for bucket, n in histogram],
+            title=t("Members per lifetime value band"),
+        ),
+    }
+    if pareto:
+        out["pareto"] = line_chart(
+            [(t("share of profit"), [float(p[1]) for p in pareto])],
+            title=t("Pareto curve: members by profit, best first"),
+            x_labels=[f"{float(p[0]) * 100:.0f}%" for p in pareto],
+            percent=True,
+            y_max=max(1.0, max(float(p[1]) for p in pareto)),
+            diagonal=True,
+        )
+    if trend:
+        out["trend"] = line_chart(
+            [
+                (t("churn rate"), [float(r["churn_rate"]) for r in trend]),
+                (
+                    t("at risk"),
+                    [float(r["at_risk"]) / max(1, int(r["members"])) for r in trend],
+                ),
+            ],
+            title=t("Monthly churn"),
+            x_labels=[str(r["month"])[:7] for r in trend],
+            percent=True,
+            y_max=max(
+                [0.05]
+                + [float(r["churn_rate"]) for r in trend]
+                + [float(r["at_risk"]) / max(1, int(r["members"])) for r in trend]
+            ),
+        )
+    return out
+
+
+@router.get("/insights", response_class=HTMLResponse)
+def overview(
+    request: Request, uow: UowDep, ctx: Reader, run_id: int | None = Query(None, ge=1, le=2**31 - 1)
+) -> HTMLResponse:
+    """The latest (or a chosen) run: segments and movement, pyramid, Pareto, churn, CLV."""
+    run = queries.run_get(uow.session, run_id=run_id) if run_id else queries.run_latest(uow.session)
+    data: dict[str, Any] = {"run": run, "runs": queries.runs_list(uow.session), "charts": {}}
+    if run is not None and run.status == "done":
+        data["charts"] = charts(run.summary, ctx.locale)
+        previous = queries.run_previous(uow.session, run)
+        data["previous"] = previous
+        data["movement"] = (
+            queries.segment_movement(uow.session, run_id=run.id, previous_id=previous.id)[:15]
+            if previous
+            else []
+        )
+    return page(request, ctx, "insights/overview.html", data)
+
+
+@router.get("/insights/members", response_class=HTMLResponse)
+def members(
+    request: Request,
+    uow: UowDep,
+    ctx: Reader,
+    rfm_segment: str | None = Query(None, max_length=30),
+    tier: str | None = Query(None, max_length=10),
+    churn_status: str | None = Query(None, max_length=10),
+    order: str = Query("clv", max_length=10),
+    offset: int = Query(0, ge=0, le=10_000_000),
+) -> HTMLResponse:
+    """Members of a segment, tier or churn status, most valuable first (win-back lists)."""
+    run = queries.run_latest(uow.session)
+    filters = {"rfm_segment": rfm_segment, "tier": tier, "churn_status": churn_status}
+    total, rows = (
+        queries.members_scored(
+            uow.session, run_id=run.id, filters=filters, order=order, limit=PAGE, offset=offset
+        )
+        if run
+        else (0, [])
+    )
+    data = {
+        "run": run,
+        "rows": rows,
+        "total": total,
+        "filters": filters,
+        "order": order,
+        "offset": offset,
+        "page": PAGE,
+    }
+    return page(request, ctx, "insights/members.html", data)
+
+
+@router.post("/insights/runs")
+def run_now(request: Request, ctx: Csrf, tasks: BackgroundTasks) -> RedirectResponse:
+    """Start a run on the local engine in the background; the overview shows its progress."""
+    if not ctx.can("analytics.run"):
+        raise Forbidden(_("your role may not do this"))
+    runner = runner_get()
+    tasks.add_task(
+        runner,
+        request.app.state.session_factory,
+        engine="local",
+        started_by=ctx.account.username,
+    )
+    return RedirectResponse("/insights?started=1", status_code=303)
