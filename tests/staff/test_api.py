@@ -74,6 +74,7 @@ READERS = {"admin", "marketing", "service_desk", "store_manager", "cashier"}
 WRITERS = {"admin", "service_desk", "cashier", "marketing"}
 EVERYONE = {"admin", "marketing", "service_desk", "store_manager", "cashier", "analyst"}
 SALES = {"admin", "marketing", "service_desk", "store_manager", "analyst"}
+INSIGHTS = {"admin", "marketing", "analyst", "store_manager"}
 MATRIX = [
     ("GET", "/api/v1/members", None, READERS),
     ("POST", "/api/v1/members", {"card_no": "MATRIX01"}, WRITERS),
@@ -141,6 +142,12 @@ MATRIX = [
         {"points": 1, "reason": "matrix"},
         {"admin", "service_desk"},
     ),
+    ("GET", "/api/v1/insights/runs", None, INSIGHTS),
+    ("GET", "/api/v1/insights/runs/latest", None, INSIGHTS),
+    ("GET", "/api/v1/insights/runs/{run_id}", None, INSIGHTS),
+    ("POST", "/api/v1/insights/runs", {}, {"admin", "analyst"}),
+    ("GET", "/api/v1/insights/members", None, INSIGHTS),
+    ("GET", "/api/v1/members/{member_id}/insights", None, INSIGHTS),
 ]
 # Routes any caller may use, or that authenticate tills rather than staff.
 OPEN = {

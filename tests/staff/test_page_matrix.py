@@ -23,6 +23,8 @@ PAGES = [
     ("/stores", {"admin", "store_manager"}),
     ("/staff", {"admin"}),
     ("/audit", {"admin"}),
+    ("/insights", {"admin", "marketing", "analyst", "store_manager"}),
+    ("/insights/members?churn_status=at_risk", {"admin", "marketing", "analyst", "store_manager"}),
 ]
 
 

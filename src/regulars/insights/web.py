@@ -94,25 +94,25 @@ def charts(summary: dict[str, Any], locale: str) -> dict[str, Any]:
     signals = sorted(summary.get("signals", {}).items(), key=lambda kv: -kv[1])
     out: dict[str, Any] = {
         "segments": bar_chart(
-            [(name(code), float(n)) for code, n in segments], title=t("Members per RFM segment")
+            [(name(code), float(n)) for code, n in segments], title=t(_("Members per RFM segment"))
         ),
         "pyramid": bar_chart(
             [(name(row["tier"]), float(row["profit_share"])) for row in tiers],
-            title=t("Share of profit per tier"),
+            title=t(_("Share of profit per tier")),
             percent=True,
         ),
         "signals": bar_chart(
-            [(name(code), float(n)) for code, n in signals], title=t("Households per signal")
+            [(name(code), float(n)) for code, n in signals], title=t(_("Households per signal"))
         ),
         "clv": bar_chart(
             [(str(bucket), float(n)) for bucket, n in histogram],
-            title=t("Members per lifetime value band"),
+            title=t(_("Members per lifetime value band")),
         ),
     }
     if pareto:
         out["pareto"] = line_chart(
-            [(t("share of profit"), [float(p[1]) for p in pareto])],
-            title=t("Pareto curve: members by profit, best first"),
+            [(t(_("share of profit")), [float(p[1]) for p in pareto])],
+            title=t(_("Pareto curve: members by profit, best first")),
             x_labels=[f"{float(p[0]) * 100:.0f}%" for p in pareto],
             percent=True,
             y_max=max(1.0, max(float(p[1]) for p in pareto)),
@@ -121,13 +121,13 @@ def charts(summary: dict[str, Any], locale: str) -> dict[str, Any]:
     if trend:
         out["trend"] = line_chart(
             [
-                (t("churn rate"), [float(r["churn_rate"]) for r in trend]),
+                (t(_("churn rate")), [float(r["churn_rate"]) for r in trend]),
                 (
-                    t("at risk"),
+                    t(_("at risk")),
                     [float(r["at_risk"]) / max(1, int(r["members"])) for r in trend],
                 ),
             ],
-            title=t("Monthly churn"),
+            title=t(_("Monthly churn")),
             x_labels=[str(r["month"])[:7] for r in trend],
             percent=True,
             y_max=max(
