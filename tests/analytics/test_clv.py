@@ -468,3 +468,11 @@ def test_fit_as_dict_is_flat_and_json_ready(summary: pl.DataFrame) -> None:
     assert flat["bg_customers"] == 2357.0 and flat["gg_customers"] == 946.0
     assert significant(flat["r"]) == 0.243
     assert clv_scores(frame([(1, 0, 0.0, 3.0, 0.0)]))[1].as_dict() == {}
+
+
+def test_expected_purchases_without_drop_out_tend_to_plain_nbd() -> None:
+    """A few months of grocery data can fit a → 0, b huge (no one leaves): no NaN, NBD's mean."""
+    params = BgNbdParams(r=2.12, alpha=48.1, a=8e-6, b=17701.0, log_likelihood=0.0, n=1)
+    got = expected_purchases(params, 90.0, np.array([0.0, 5.0]), np.array([0.0, 40.0]), 60.0)
+    assert np.isfinite(got).all()
+    assert got == pytest.approx(90.0 * (2.12 + np.array([0.0, 5.0])) / (48.1 + 60.0), rel=1e-3)

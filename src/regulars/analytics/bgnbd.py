@@ -186,9 +186,14 @@ def expected_purchases(
     a = params.a if abs(params.a - 1) > A_NUDGE else 1 + A_NUDGE
     z = horizon / (alpha + big_t + horizon)
     c = a + b + x - 1
-    tail = (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, c, z)
-    alive = p_alive(params, x, tx, big_t)
-    return np.asarray(c / (a - 1) * (1 - tail) * alive, dtype=np.float64)
+    # A fit with almost no drop-out (a → 0, b huge: seen on a few months of grocery data)
+    # overflows ₂F₁; there BG/NBD tends to plain NBD, whose expectation is t·(r+x)/(α+T).
+    with np.errstate(over="ignore", invalid="ignore"):
+        tail = (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, c, z)
+        alive = p_alive(params, x, tx, big_t)
+        bg = c / (a - 1) * (1 - tail) * alive
+    nbd = horizon * (r + x) / (alpha + big_t)
+    return np.asarray(np.where(np.isfinite(bg), bg, nbd), dtype=np.float64)
 
 
 def expected_purchases_new(params: BgNbdParams, t: ArrayLike) -> Array:

@@ -172,7 +172,9 @@ def products_frame(products: pl.DataFrame, priced: pl.DataFrame) -> pl.DataFrame
         (pl.lit(rules.MANUFACTURER_PREFIX) + pl.col("manufacturer_id")).alias("manufacturer_code"),
         (pl.lit("CJ manufacturer ") + pl.col("manufacturer_id")).alias("manufacturer_name"),
         _decimal(pl.col("p"), 2).alias("unit_price"),
-        _decimal((pl.col("p") * (1 - margin)).round(0).cast(pl.Int64), 2).alias("cost_price"),
+        # Rounded down: a 1-cent unit price (fuel sold by the hundredth of a gallon) must
+        # not cost as much as it sells for.
+        _decimal((pl.col("p") * (1 - margin)).floor().cast(pl.Int64), 2).alias("cost_price"),
         pl.col("package_size"),
         pl.when(pl.col("brand") == "Private")
         .then(pl.lit("private_label"))

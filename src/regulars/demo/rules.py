@@ -13,7 +13,8 @@ the same output, so the demo store is identical on every machine.
   *up* to the cent; ``discount = quantity × unit_price − sales_value``, so
   ``amount == quantity × unit_price − discount`` exactly and no discount is negative.
 * **Product price** is the median of its lines' unit prices; **cost price** is that price
-  less the department margin below (products never sold in the file have neither).
+  less the department margin below, rounded down to the cent (products never sold in the
+  file have neither).
 * **Product names**: ``name_en`` from the product type, else its category, else its
   department; ``name_zh`` from a small department table.
 * **Time**: CJ timestamps are naive local times of an unnamed US chain; they are read as
