@@ -7,8 +7,16 @@ member: nothing touches loyalty) and *loyalty* (every receipt with a member card
 points, every second one redeeming part of the balance), twice each, so drift hits both.
 The ledger is checked afterwards: every account equals the sum of its lines.
 
+``--baseline DIR`` also serves an earlier version of the code (a source tree, e.g. made by
+``git archive``) on another copy of the same database in the same run, so a change is
+measured against what it replaces under the same conditions. For each version the SQL
+statements of one receipt of each kind are counted in a separate process (by table), to
+show where the time of the loyalty phase goes.
+
     .venv/bin/python benchmarks/checkout.py          # writes benchmarks/results/checkout.md
     .venv/bin/python benchmarks/checkout.py --skip-postgres --receipts 300   # a quick look
+    git archive HEAD | tar -x -C /tmp/base && \
+        .venv/bin/python benchmarks/checkout.py --baseline /tmp/base   # before and after
 """
 
 from __future__ import annotations
@@ -18,24 +26,29 @@ import base64
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 import ingest
+from regulars.catalog.models import Store, Terminal
 from regulars.core.db import make_engine, make_session_factory
 from regulars.core.uow import UnitOfWork
 from regulars.loyalty import programme, queries, service
 from regulars.loyalty.models import PointsAccount, PointsLine
 from regulars.loyalty.schemas import ProgrammeUpdate
 from regulars.members.models import Member
+from regulars.sales import service as sales_service
+from regulars.sales.schemas import ReceiptIn
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "checkout.md"
@@ -77,6 +90,14 @@ def bodies(
     return out
 
 
+def source_env(source: Path | None) -> dict[str, str]:
+    """The environment that makes a subprocess import ``regulars`` from ``source`` (or ours)."""
+    env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = str(source / "src")
+    return env
+
+
 def run_one(
     kind: str,
     url: str,
@@ -84,8 +105,9 @@ def run_one(
     data: tuple[list[ingest.Line], list[int]],
     args: argparse.Namespace,
     workdir: Path,
+    source: Path | None = None,
 ) -> dict[str, Any]:
-    """Serve ``url`` and send the alternating phases from a client process."""
+    """Serve ``url`` (with the code of ``source``, else this tree's) and send the phases."""
     tills = sorted(keys)
 
     def requests(items: list[dict[str, Any]]) -> list[list[str]]:
@@ -101,7 +123,14 @@ def run_one(
     }
     jobs = workdir / f"checkout-{kind}.json"
     jobs.write_text(json.dumps(phases))
-    proc, base_url = ingest.start_server(url, args.workers, workdir / "var")
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(source_env(source))  # the server subprocess inherits it
+    try:
+        proc, base_url = ingest.start_server(url, args.workers, workdir / "var")
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     try:
         client = [sys.executable, ingest.__file__, "--load", base_url, str(jobs)]
         client += ["--clients", str(args.clients)]
@@ -138,23 +167,119 @@ def ledger_ok(url: str) -> str:
         engine.dispose()
 
 
+def _outer_from(text: str) -> str:
+    """The first table after a FROM outside parentheses (not a scalar subquery's)."""
+    depth = 0
+    for at, char in enumerate(text):
+        depth += (char == "(") - (char == ")")
+        if depth == 0 and text.startswith(" FROM ", at):
+            return text[at + 6 :].split(" ", 1)[0].strip()
+    return "?"
+
+
+def _statement_kind(sql: str) -> str:
+    """``verb table`` of a statement; a data-modifying CTE names its parts (``WITH …``)."""
+    text = " ".join(sql.split())
+    if text.startswith("WITH "):
+        inner = re.findall(r"AS \((INSERT INTO|UPDATE) (\w+)", text)
+        main = re.findall(r"\) (UPDATE|INSERT INTO|SELECT) (\w+)", text)
+        parts = [f"{v.split()[0].lower()} {t}" for v, t in inner]
+        last = f"{main[-1][0].split()[0].lower()} {main[-1][1]}" if main else "?"
+        return f"{last} with {' + '.join(parts)}"
+    verb = text.split(" ", 1)[0].upper()
+    if verb == "SELECT":
+        return f"select {_outer_from(text)}"
+    found = re.match(r"(INSERT INTO|UPDATE|DELETE FROM) (\w+)", text)
+    return f"{found.group(1).split()[0].lower()} {found.group(2)}" if found else verb.lower()
+
+
+def statements_main(url: str, bodies_file: Path) -> None:
+    """In-process, one receipt at a time: SQL statements per receipt of each kind, by table.
+
+    Run as a subprocess (``--statements``) so that ``--baseline`` code can be counted too.
+    """
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    seen: Counter[str] = Counter()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(*args: Any) -> None:
+        seen[_statement_kind(args[2])] += 1
+
+    with UnitOfWork(factory) as uow:
+        store_id = uow.session.scalars(select(Store.id)).first()
+        terminal_id = uow.session.scalars(select(Terminal.id)).first()
+    out: dict[str, Any] = {}
+    for name, bodies in json.loads(bodies_file.read_text()).items():
+        seen.clear()
+        began = time.perf_counter()
+        for body in bodies:
+            with UnitOfWork(factory) as uow:
+                store = uow.session.get(Store, store_id)
+                terminal = uow.session.get(Terminal, terminal_id)
+                assert store is not None and terminal is not None
+                sales_service.receipt_record(
+                    uow, store=store, terminal=terminal, data=ReceiptIn.model_validate(body)
+                )
+                uow.commit()
+        seconds = time.perf_counter() - began
+        out[name] = {
+            "ms": 1000 * seconds / len(bodies),
+            "statements": {k: v / len(bodies) for k, v in seen.most_common()},
+        }
+    engine.dispose()
+    print(json.dumps(out))
+
+
+def count_statements(
+    url: str, data: tuple[list[ingest.Line], list[int]], workdir: Path, source: Path | None
+) -> dict[str, Any]:
+    """Statements per receipt of each kind, counted by a subprocess with ``source``'s code."""
+    kinds = {
+        "alone": bodies("SA", 200, data, False, "statements"),
+        "loyalty": bodies("SL", 200, data, True, "statements"),
+    }
+    path = workdir / "statement-bodies.json"
+    path.write_text(json.dumps(kinds))
+    done = subprocess.run(
+        [sys.executable, __file__, "--statements", url, str(path)],
+        capture_output=True,
+        text=True,
+        env=source_env(source),
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"counting statements failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
 def rate(result: dict[str, Any], name: str) -> float:
     """Receipts per second of the two phases of one kind together."""
     phases = [result[f"{name}-1"], result[f"{name}-2"]]
     return sum(p["requests"] for p in phases) / sum(p["seconds"] for p in phases)
 
 
-def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
+def report(
+    results: dict[str, dict[str, Any]],
+    statements: dict[str, dict[str, Any]],
+    args: argparse.Namespace,
+) -> str:
     """The results as markdown."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load = os.getloadavg()
     out = [
         "# Checkout with loyalty",
         "",
-        f"Measured {now} on {ingest.machine()}; PostgreSQL {ingest.pg_version(args.pg_url)}.",
+        f"Measured {now} on {ingest.machine()}; PostgreSQL {ingest.pg_version(args.pg_url)}. "
+        f"Load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 "
+        "min; other processes shared the machine if above about 1).",
         "",
         "Reproduce: `.venv/bin/python benchmarks/checkout.py"
         + (f" --receipts {args.receipts}" if args.receipts != 3000 else "")
-        + "` (PostgreSQL at 127.0.0.1:5432, trust auth).",
+        + (" --baseline DIR" if args.baseline else "")
+        + "` (PostgreSQL at 127.0.0.1:5432, trust auth"
+        + ("; DIR a `git archive` of the code before the change" if args.baseline else "")
+        + ").",
         "",
         f"`POST /api/v1/receipts` from {args.clients} concurrent connections of one client "
         f"process to `regulars serve --workers {args.workers}`, on the ingest benchmark's "
@@ -166,36 +291,67 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         "redeems up to 500 points first-in first-out), alternating phases "
         f"(alone, loyalty, alone, loyalty; {args.receipts // 2} receipts each) in one run.",
         "",
-        "| database | alone receipts/s | loyalty receipts/s | loyalty ÷ alone | cost of loyalty "
-        "| alone p50 ms | loyalty p50 ms | loyalty p99 ms | target (< 30 %) | statuses "
-        "| ledger = balance |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
+        "| database | code | alone receipts/s | loyalty receipts/s | loyalty ÷ alone "
+        "| cost of loyalty | alone p50 ms | loyalty p50 ms | loyalty p99 ms | target (< 30 %) "
+        "| statuses | ledger = balance |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
     ]
-    for kind, result in results.items():
+    for name, result in results.items():
+        kind, _sep, code = name.partition(" ")
         alone, loyal = rate(result, "alone"), rate(result, "loyalty")
         cost = 1 - loyal / alone
         statuses: dict[str, int] = {}
-        for name in ("alone-1", "alone-2", "loyalty-1", "loyalty-2"):
-            for status, n in result[name]["statuses"].items():
+        for phase in ("alone-1", "alone-2", "loyalty-1", "loyalty-2"):
+            for status, n in result[phase]["statuses"].items():
                 statuses[status] = statuses.get(status, 0) + n
         p50a = (result["alone-1"]["p50_ms"] + result["alone-2"]["p50_ms"]) / 2
         p50l = (result["loyalty-1"]["p50_ms"] + result["loyalty-2"]["p50_ms"]) / 2
         p99l = max(result["loyalty-1"]["p99_ms"], result["loyalty-2"]["p99_ms"])
         out.append(
-            f"| {kind} | {alone:.0f} | {loyal:.0f} | {loyal / alone:.2f} | {cost:.0%} "
-            f"| {p50a:.1f} | {p50l:.1f} | {p99l:.1f} | {'met' if cost < TARGET else 'MISSED'} "
-            f"| {json.dumps(statuses)} | {result['ledger']} |"
+            f"| {kind} | {code or 'this tree'} | {alone:.0f} | {loyal:.0f} | {loyal / alone:.2f} "
+            f"| {cost:.0%} | {p50a:.1f} | {p50l:.1f} | {p99l:.1f} "
+            f"| {'met' if cost < TARGET else 'MISSED'} | {json.dumps(statuses)} "
+            f"| {result['ledger']} |"
         )
     out += [
         "",
         "*Cost of loyalty* is 1 − loyalty ÷ alone: the share of the till's throughput that "
-        "earning and redeeming take. Figures depend on the machine; compare the ratio.",
+        "a member's receipt costs over an anonymous one. Figures depend on the machine; "
+        "compare the ratio.",
     ]
+    if statements:
+        out += [
+            "",
+            "## Statements per receipt",
+            "",
+            "Counted in-process, one receipt at a time, 200 receipts of each kind on a copy of "
+            "the same database (a data-modifying CTE is one statement: *update x with insert "
+            "y* is one round trip). *ms* is the serial time per receipt in that process "
+            "(noisy on a shared machine).",
+        ]
+        for name, counted in statements.items():
+            kinds = sorted(
+                set(counted["alone"]["statements"]) | set(counted["loyalty"]["statements"])
+            )
+            out += [
+                "",
+                f"**{name}**: alone {sum(counted['alone']['statements'].values()):.1f} "
+                f"statements, {counted['alone']['ms']:.1f} ms; loyalty "
+                f"{sum(counted['loyalty']['statements'].values()):.1f} statements, "
+                f"{counted['loyalty']['ms']:.1f} ms",
+                "",
+                "| statement | alone | loyalty |",
+                "| --- | ---: | ---: |",
+            ]
+            for statement in kinds:
+                a = counted["alone"]["statements"].get(statement, 0)
+                b = counted["loyalty"]["statements"].get(statement, 0)
+                out.append(f"| `{statement}` | {a:.2f} | {b:.2f} |")
     return "\n".join(out) + "\n"
 
 
 def main() -> None:
-    """Parse the arguments; run each database; write the results."""
+    """Parse the arguments; run each database (and code version); write the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--receipts", type=int, default=3000, help="measured, both kinds")
     parser.add_argument("--warmup", type=int, default=300)
@@ -203,14 +359,23 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--pg-url", default=ingest.DEFAULT_PG)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--baseline", type=Path, help="source tree of the code to compare")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--statements", nargs=2, metavar=("URL", "BODIES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.statements:
+        statements_main(args.statements[0], Path(args.statements[1]))
+        return
     if args.skip_postgres:
         args.pg_url = None
     os.environ.setdefault("REGULARS_DATA_KEY", base64.b64encode(os.urandom(32)).decode())
     data = (ingest.read_lines(), ingest.read_basket_sizes())
     product_ids = {line.product_id for line in data[0]}
     results: dict[str, dict[str, Any]] = {}
+    statements: dict[str, dict[str, Any]] = {}
+    versions: list[tuple[str, Path | None]] = [("", None)]
+    if args.baseline:
+        versions = [("(before)", args.baseline.resolve()), ("(after)", None)]
     with tempfile.TemporaryDirectory(prefix="regulars-checkout-") as tmp:
         workdir = Path(tmp)
         databases = ingest.Databases(workdir, args.pg_url)
@@ -220,16 +385,22 @@ def main() -> None:
                 template = databases.template(kind)
                 keys = prepare(template, product_ids)
                 print(f"{kind}: prepared in {time.perf_counter() - began:.0f} s", file=sys.stderr)
-                results[kind] = run_one(kind, databases.copy(template), keys, data, args, workdir)
-                print(
-                    f"{kind}: alone {rate(results[kind], 'alone'):.0f}/s, "
-                    f"loyalty {rate(results[kind], 'loyalty'):.0f}/s",
-                    file=sys.stderr,
-                )
+                for label, source in versions:
+                    name = f"{kind} {label}".strip()
+                    url = databases.copy(template)
+                    results[name] = run_one(kind, url, keys, data, args, workdir, source)
+                    print(
+                        f"{name}: alone {rate(results[name], 'alone'):.0f}/s, "
+                        f"loyalty {rate(results[name], 'loyalty'):.0f}/s",
+                        file=sys.stderr,
+                    )
+                    statements[name] = count_statements(
+                        databases.copy(template), data, workdir, source
+                    )
         finally:
             databases.drop_all()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report(results, args))
+    args.out.write_text(report(results, statements, args))
     print(f"wrote {args.out}", file=sys.stderr)
 
 

@@ -12,8 +12,8 @@ from regulars.catalog.models import Product, Store, Terminal
 from regulars.catalog.rules import normalise_barcode
 from regulars.demo import rules
 from regulars.demo.service import demo_exists, demo_load
-from regulars.members.queries import consenting_member_ids
 from regulars.members.models import Member
+from regulars.members.queries import consenting_member_ids
 from regulars.sales.models import Receipt, ReceiptLine
 
 LIMIT = 2000
@@ -89,7 +89,10 @@ def test_demo_slice_loads_members_products_stores_and_baskets(uow, data_dir) -> 
     assert summary.consents == 3 * households
     refusing = next(m for m in members if m.external_ref.endswith("0"))
     personalised = consenting_member_ids(
-        uow.session, purpose="personalised_offers", channel="sms", member_ids=[m.id for m in members]
+        uow.session,
+        purpose="personalised_offers",
+        channel="sms",
+        member_ids=[m.id for m in members],
     )
     assert refusing.id not in personalised and len(personalised) > households // 2
 

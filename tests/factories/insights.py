@@ -95,8 +95,13 @@ def stored_run(uow: UnitOfWork, member_ids: list[int], *, segment: str = "champi
         "members": len(member_ids),
         "segments": {segment: len(member_ids)},
         "tiers": [
-            {"tier": "gold", "members": len(member_ids), "revenue": 10.0, "profit": 5.0,
-             "profit_share": 1.0}
+            {
+                "tier": "gold",
+                "members": len(member_ids),
+                "revenue": 10.0,
+                "profit": 5.0,
+                "profit_share": 1.0,
+            }
         ],
         "pareto": [[0.0, 0.0], [0.5, 0.8], [1.0, 1.0]],
         "top20_share": 0.61,

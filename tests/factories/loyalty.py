@@ -1,4 +1,4 @@
-"""Helpers for loyalty tests: programme settings, receipts and returns at the service level."""
+"""Helpers for loyalty tests: programme settings, receipts, returns and coupons at the service level."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from regulars.core.uow import UnitOfWork
-from regulars.loyalty import programme, queries, service
-from regulars.loyalty.schemas import ProgrammeUpdate
+from regulars.loyalty import coupons, programme, queries, service
+from regulars.loyalty.models import MemberCoupon
+from regulars.loyalty.schemas import CouponIssueIn, ProgrammeUpdate
 from regulars.loyalty.service import TillLine
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
@@ -74,3 +75,36 @@ def assert_ledger_ok(uow: UnitOfWork, *member_ids: int) -> None:
     uow.flush()
     for member_id in member_ids:
         assert queries.ledger_check(uow.session, member_id=member_id) == []
+
+
+ISSUED = datetime(2026, 11, 1, tzinfo=UTC)  # before the receipts of tests.factories.world
+
+
+def give_coupon(
+    uow: UnitOfWork,
+    member_id: int,
+    *,
+    kind: str = "amount",
+    value: str = "5",
+    min_spend: str = "0",
+    max_discount: str | None = None,
+    days: int = 3650,
+    at: datetime = ISSUED,
+) -> MemberCoupon:
+    """A compensation coupon issued at ``at`` (valid ``days``), committed."""
+    coupon = coupons.coupon_compensate(
+        uow,
+        member_id=member_id,
+        data=CouponIssueIn(
+            kind=kind,  # type: ignore[arg-type]
+            value=Decimal(value),
+            min_spend=Decimal(min_spend),
+            max_discount=Decimal(max_discount) if max_discount else None,
+            valid_days=days,
+            reason="test",
+        ),
+        actor="test",
+        now=at,
+    )
+    uow.commit()
+    return coupon

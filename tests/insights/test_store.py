@@ -67,9 +67,12 @@ def test_erase_deletes_scores_and_merge_leaves_them(uow, world) -> None:
     ids = [m.id for m in world.members]
     stored_run(uow, ids)
     members_service.member_merge(uow, survivor_id=ids[1], merged_id=ids[2], actor="test")
-    assert uow.session.scalar(
-        select(func.count()).select_from(MemberScore).where(MemberScore.member_id == ids[2])
-    ) == 1
+    assert (
+        uow.session.scalar(
+            select(func.count()).select_from(MemberScore).where(MemberScore.member_id == ids[2])
+        )
+        == 1
+    )
     members_service.member_erase(uow, member_id=ids[0], actor="test")
     for table in (MemberScore, MemberSignal):
         left = uow.session.scalar(

@@ -1,4 +1,5 @@
-"""Concurrent redemptions against one balance, each in its own connection and transaction.
+"""Concurrent redemptions against one balance (and of one coupon), each in its own connection
+and transaction.
 
 On PostgreSQL the account row lock (``SELECT … FOR UPDATE``) is what serialises them; on
 SQLite ``BEGIN IMMEDIATE`` does, so the test runs on both.
@@ -6,19 +7,25 @@ SQLite ``BEGIN IMMEDIATE`` does, so the test runs on both.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from regulars.catalog import service as catalog_service
 from regulars.core.db import make_engine, make_session_factory
-from regulars.core.errors import RuleViolation
+from regulars.core.errors import Conflict, RuleViolation
 from regulars.core.uow import UnitOfWork
 from regulars.loyalty import queries, service
-from regulars.loyalty.models import PointsAccount, PointsLine
+from regulars.loyalty.models import MemberCoupon, PointsAccount, PointsLine
 from regulars.members import service as member_service
 from regulars.members.schemas import MemberCreate
-from tests.factories.loyalty import T0, buy, configure, till_lines
+from regulars.sales import service as sales_service
+from regulars.sales.models import Receipt
+from regulars.sales.schemas import ReceiptIn
+from tests.factories.loyalty import T0, buy, configure, give_coupon, till_lines
+from tests.factories.world import build_world, receipt_payload
 
 REDEMPTIONS = 32
 EACH = 100
@@ -68,5 +75,45 @@ def test_concurrent_redemptions_never_overspend(fresh_database: str) -> None:
             assert account.balance == HELD - EACH * sum(done) == total >= 0
             assert queries.ledger_check(uow.session, member_id=member_id) == []
             assert Decimal(account.balance) >= 0
+    finally:
+        engine.dispose()
+
+
+def test_two_tills_redeeming_one_coupon_at_once_redeem_it_once(fresh_database: str) -> None:
+    """Each till in its own connection and transaction, released together by a barrier."""
+    engine = make_engine(fresh_database, pool_size=4)
+    factory = make_session_factory(engine)
+    try:
+        with UnitOfWork(factory) as uow:
+            world = build_world(uow, products=2, members=1, store_code="CC01")
+            other = catalog_service.terminal_create(uow, store_code="CC01", code="T02")
+            coupon = give_coupon(uow, world.members[0].id, value="5")
+            # Read now and used detached: no till holds a transaction while waiting (SQLite
+            # takes its write lock at BEGIN, which would keep the other till from the start).
+            tills = [(world.store, world.terminal), (world.store, other)]
+            uow.commit()
+        start = threading.Barrier(len(tills), timeout=60)
+
+        def checkout(n: int) -> str:
+            body = {**receipt_payload(world, f"RACE-{n}"), "coupons": [coupon.code]}
+            data = ReceiptIn.model_validate(body)
+            store, terminal = tills[n]
+            start.wait()
+            with UnitOfWork(factory) as uow:
+                try:
+                    sales_service.receipt_record(uow, store=store, terminal=terminal, data=data)
+                except Conflict:
+                    return "refused"
+                uow.commit()
+                return "redeemed"
+
+        with ThreadPoolExecutor(max_workers=len(tills)) as pool:
+            outcomes = sorted(pool.map(checkout, range(len(tills))))
+        assert outcomes == ["redeemed", "refused"]
+        with UnitOfWork(factory) as uow:
+            used = uow.session.get(MemberCoupon, coupon.id)
+            receipts = list(uow.session.scalars(select(Receipt.id)))
+            assert used is not None and used.status == "redeemed"
+            assert receipts == [used.receipt_id]  # the refused receipt left nothing behind
     finally:
         engine.dispose()

@@ -75,6 +75,7 @@ WRITERS = {"admin", "service_desk", "cashier", "marketing"}
 EVERYONE = {"admin", "marketing", "service_desk", "store_manager", "cashier", "analyst"}
 SALES = {"admin", "marketing", "service_desk", "store_manager", "analyst"}
 INSIGHTS = {"admin", "marketing", "analyst", "store_manager"}
+OFFERS = {"admin", "marketing", "analyst", "store_manager", "service_desk"}
 MATRIX = [
     ("GET", "/api/v1/members", None, READERS),
     ("POST", "/api/v1/members", {"card_no": "MATRIX01"}, WRITERS),
@@ -148,6 +149,62 @@ MATRIX = [
     ("POST", "/api/v1/insights/runs", {}, {"admin", "analyst"}),
     ("GET", "/api/v1/insights/members", None, INSIGHTS),
     ("GET", "/api/v1/members/{member_id}/insights", None, INSIGHTS),
+    ("GET", "/api/v1/deals", None, OFFERS),
+    ("POST", "/api/v1/deals", {}, {"admin", "marketing"}),
+    ("GET", "/api/v1/deals/{deal_id}", None, OFFERS),
+    ("PUT", "/api/v1/deals/{deal_id}", {}, {"admin", "marketing"}),
+    ("DELETE", "/api/v1/deals/{deal_id}", None, {"admin", "marketing"}),
+    ("POST", "/api/v1/deals/import", None, {"admin", "marketing"}),
+    ("GET", "/api/v1/lists/settings", None, OFFERS),
+    ("PUT", "/api/v1/lists/settings", {}, {"admin", "marketing"}),
+    ("GET", "/api/v1/lists/cycles", None, OFFERS),
+    ("GET", "/api/v1/lists/cycles/{cycle_id}/results", None, OFFERS),
+    ("GET", "/api/v1/lists/{list_id}", None, OFFERS),
+    ("GET", "/api/v1/members/{member_id}/lists", None, OFFERS),
+    ("GET", "/api/v1/offers/statement", None, OFFERS),
+    ("GET", "/api/v1/baskets/runs", None, {"admin", "marketing", "analyst", "store_manager"}),
+    (
+        "GET",
+        "/api/v1/baskets/runs/active",
+        None,
+        {"admin", "marketing", "analyst", "store_manager"},
+    ),
+    (
+        "GET",
+        "/api/v1/baskets/runs/{run_id}",
+        None,
+        {"admin", "marketing", "analyst", "store_manager"},
+    ),
+    ("POST", "/api/v1/baskets/runs", {}, {"admin", "analyst", "marketing"}),
+    ("GET", "/api/v1/baskets/rules", None, {"admin", "marketing", "analyst", "store_manager"}),
+    ("GET", "/api/v1/baskets/rules.csv", None, {"admin", "marketing", "analyst", "store_manager"}),
+    ("GET", "/api/v1/baskets/companions", None, {"admin", "marketing", "analyst", "store_manager"}),
+    ("GET", "/api/v1/baskets/network", None, {"admin", "marketing", "analyst", "store_manager"}),
+    ("GET", "/api/v1/baskets/shelf", None, {"admin", "marketing", "analyst", "store_manager"}),
+    ("GET", "/api/v1/baskets/promotion", None, {"admin", "marketing", "analyst", "store_manager"}),
+    ("GET", "/api/v1/loyalty/rewards", None, READERS),
+    (
+        "POST",
+        "/api/v1/loyalty/rewards",
+        {"code": "MATRIX", "name": "m", "kind": "gift", "points": 10},
+        {"admin", "marketing"},
+    ),
+    ("PATCH", "/api/v1/loyalty/rewards/{reward_id}", {"active": False}, {"admin", "marketing"}),
+    ("GET", "/api/v1/members/{member_id}/coupons", None, READERS),
+    (
+        "POST",
+        "/api/v1/members/{member_id}/coupons",
+        {"kind": "amount", "value": "5", "reason": "matrix"},
+        {"admin", "service_desk"},
+    ),
+    (
+        "POST",
+        "/api/v1/members/{member_id}/coupons/exchange",
+        {"reward_code": "MATRIX"},
+        {"admin", "service_desk"},
+    ),
+    ("POST", "/api/v1/coupons/{coupon_id}/void", {"reason": "matrix"}, {"admin", "service_desk"}),
+    ("GET", "/api/v1/coupons", None, READERS),
 ]
 # Routes any caller may use, or that authenticate tills rather than staff.
 OPEN = {
@@ -156,6 +213,7 @@ OPEN = {
     ("POST", "/api/v1/till/identify"),
     ("POST", "/api/v1/receipts"),
     ("POST", "/api/v1/returns"),
+    ("POST", "/api/v1/till/suggestions"),
 }
 
 
@@ -183,6 +241,11 @@ def test_role_matrix(client, world, method, path, body, allowed) -> None:
         terminal_code="T01",
         kind="products",
         run_id=1,
+        deal_id=1,
+        cycle_id=1,
+        list_id=1,
+        reward_id=1,
+        coupon_id=1,
     )
     for role in ROLES:
         answer = client.request(method, url, json=body, headers=world.staff(role))

@@ -23,8 +23,24 @@ PAGES = [
     ("/stores", {"admin", "store_manager"}),
     ("/staff", {"admin"}),
     ("/audit", {"admin"}),
+    ("/loyalty", {"admin", "marketing"}),
+    ("/loyalty/grants", {"admin", "service_desk"}),
+    ("/loyalty/coupons", {"admin", "marketing", "service_desk", "store_manager", "cashier"}),
+    (
+        "/loyalty/coupons?code=ABCD-EFGH",
+        {"admin", "marketing", "service_desk", "store_manager", "cashier"},
+    ),
     ("/insights", {"admin", "marketing", "analyst", "store_manager"}),
     ("/insights/members?churn_status=at_risk", {"admin", "marketing", "analyst", "store_manager"}),
+    ("/baskets", {"admin", "marketing", "analyst", "store_manager"}),
+    ("/baskets/network", {"admin", "marketing", "analyst", "store_manager"}),
+    ("/baskets/shelf", {"admin", "marketing", "analyst", "store_manager"}),
+    ("/baskets/promotion", {"admin", "marketing", "analyst", "store_manager"}),
+    ("/baskets/companions?item=1", {"admin", "marketing", "analyst", "store_manager"}),
+    ("/deals", {"admin", "marketing", "analyst", "store_manager", "service_desk"}),
+    ("/deals/new", {"admin", "marketing"}),
+    ("/lists", {"admin", "marketing", "analyst", "store_manager", "service_desk"}),
+    ("/offers/statement", {"admin", "marketing", "analyst", "store_manager", "service_desk"}),
 ]
 
 

@@ -65,7 +65,11 @@ def _raw(column: Any) -> Any:
 
 def _read(connection: Connection, query: Any, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Run ``query`` and collect its rows in batches into one frame with ``schema``."""
-    result = connection.execution_options(stream_results=True, yield_per=BATCH).execute(query)
+    # Options for this statement only: Connection.execution_options() would change the
+    # connection itself, and on PostgreSQL every later write would then use a server cursor.
+    result = connection.execute(
+        query, execution_options={"stream_results": True, "yield_per": BATCH}
+    )
     names = list(result.keys())
     parts = [
         pl.DataFrame(chunk, schema=names, orient="row", infer_schema_length=None)

@@ -22,6 +22,7 @@ from regulars.core.i18n import _
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
 from regulars.demo import convert, rules
+from regulars.demo.deals import demo_deals_load
 from regulars.imports.formats import LINE, Kind, check_columns
 from regulars.imports.outcome import Checkpoint, Outcome, Progress
 from regulars.imports.service import import_frame, run_finish, run_start
@@ -60,6 +61,7 @@ class DemoSummary:
     lines: int = 0
     baskets: int = 0
     consents: int = 0
+    deals: int = 0
     seconds: float = 0.0
     steps: list[DemoStep] = field(default_factory=list)
 
@@ -213,6 +215,8 @@ def demo_load(
         )
     )
     summary.consents = _consents(uow)
+    # Manufacturers' deals from CJ's coupons and campaigns (see ``demo.deals``).
+    summary.deals = demo_deals_load(uow, directory=data_dir).loaded
     store_ids = priced["store_id"].unique().sort().to_list()
     _stores(uow, store_ids)
     summary.stores = len(store_ids)

@@ -8,6 +8,9 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from regulars import __version__
+from regulars.baskets.api import router as basket_till_router
+from regulars.baskets.api import staff_router as baskets_router
+from regulars.baskets.web import router as basket_pages
 from regulars.catalog.api import router as catalog_router
 from regulars.catalog.web import router as catalog_pages
 from regulars.core.config import Settings, get_settings
@@ -25,6 +28,8 @@ from regulars.loyalty.web import router as loyalty_pages
 from regulars.members.api import router as members_router
 from regulars.members.portal_web import router as portal_pages
 from regulars.members.web import router as member_pages
+from regulars.offers.api import router as offers_router
+from regulars.offers.web import router as offers_pages
 from regulars.sales.api import router as till_router
 from regulars.sales.api import staff_router as sales_router
 from regulars.staff.api import router as staff_router
@@ -72,6 +77,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         imports_router,
         loyalty_router,
         insights_router,
+        offers_router,
+        basket_till_router,
+        baskets_router,
     )
     pages = (
         staff_pages,
@@ -81,6 +89,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         portal_pages,
         loyalty_pages,
         insights_pages,
+        offers_pages,
+        basket_pages,
     )
     for router in (*api, *pages):
         app.include_router(router)

@@ -20,8 +20,12 @@ from regulars.core.crypto import FieldCipher, load_key, reset_cipher
 from regulars.core.errors import DomainError
 from regulars.core.i18n import translate
 from regulars.entrypoints import context
+from regulars.entrypoints.cli_analytics import analytics_app
+from regulars.entrypoints.cli_baskets import baskets_app
 from regulars.entrypoints.cli_data import demo_app, import_app
 from regulars.entrypoints.cli_jobs import jobs_app, points_app
+from regulars.entrypoints.cli_lists import lists_app
+from regulars.entrypoints.cli_offers import attach_list_commands, deals_app
 from regulars.entrypoints.wiring import wire
 from regulars.jobs.registry import scheduler_thread
 from regulars.members import queries as member_queries
@@ -49,6 +53,11 @@ app.add_typer(import_app, name="import")
 app.add_typer(demo_app, name="demo")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(points_app, name="points")
+app.add_typer(analytics_app, name="analytics")
+app.add_typer(deals_app, name="deals")
+attach_list_commands(lists_app)
+app.add_typer(lists_app, name="lists")
+app.add_typer(baskets_app, name="baskets")
 
 
 def fail(exc: DomainError) -> None:

@@ -174,7 +174,8 @@ def demo_load(
     console.print(table)
     console.print(
         f"households {summary.households}, products {summary.products}, stores {summary.stores},"
-        f" baskets {summary.baskets}, lines {summary.lines}: {summary.seconds:.1f} s"
+        f" baskets {summary.baskets}, lines {summary.lines}, consents {summary.consents},"
+        f" deals {summary.deals}: {summary.seconds:.1f} s"
     )
 
 

@@ -1,4 +1,5 @@
-"""Commands for scheduled work and points: ``regulars jobs …`` and ``regulars points …``."""
+"""Commands for scheduled work, points and coupons: ``regulars jobs …``, ``regulars points …``
+and ``regulars points coupons …``."""
 
 from __future__ import annotations
 
@@ -11,13 +12,19 @@ from rich.console import Console
 from rich.table import Table
 
 from regulars.core.config import get_settings
-from regulars.core.errors import DomainError
-from regulars.core.i18n import translate
+from regulars.core.errors import DomainError, NotFound
+from regulars.core.i18n import _, translate
 from regulars.entrypoints import context
 from regulars.jobs.registry import JOBS, job_run, scheduler_thread
+from regulars.loyalty import coupons as loyalty_coupons
+from regulars.loyalty import programme as loyalty_programme
 from regulars.loyalty import queries as loyalty_queries
+from regulars.loyalty import rules as loyalty_rules
 from regulars.loyalty import service as loyalty_service
 from regulars.loyalty.grants import parse_grants
+from regulars.loyalty.models import MemberCoupon
+from regulars.loyalty.schemas import CouponIssueIn
+from regulars.members.queries import member_get
 from regulars.staff.audit import audit_record
 
 console = Console()
@@ -26,8 +33,13 @@ jobs_app = typer.Typer(
     help="Scheduled work: expiry, tier review, birthday offers, reminders.", no_args_is_help=True
 )
 points_app = typer.Typer(
-    help="Members' points: show, adjust, grant from a file.", no_args_is_help=True
+    help="Members' points: show, adjust, grant from a file; coupons.", no_args_is_help=True
 )
+coupons_app = typer.Typer(
+    help="Members' coupons: list, issue as compensation, exchange points, void; rewards.",
+    no_args_is_help=True,
+)
+points_app.add_typer(coupons_app, name="coupons")
 
 
 def _fail(exc: DomainError) -> None:
@@ -168,3 +180,174 @@ def points_grant(
     console.print(f"{len(lines)} members received points; {len(bad)} rows not used")
     if bad:
         raise typer.Exit(1)
+
+
+def _coupon_row(table: Table, coupon: MemberCoupon) -> None:
+    """One coupon as a table row (terms in the operator's language)."""
+    locale = get_settings().default_locale
+    terms = loyalty_rules.coupon_terms(
+        coupon.kind, coupon.value, coupon.max_discount, coupon.min_spend, coupon.title
+    )
+    table.add_row(
+        str(coupon.id),
+        loyalty_rules.coupon_code_display(coupon.code),
+        str(coupon.member_id),
+        translate(coupon.title, locale),
+        ", ".join(translate(m, locale, **p) for m, p in terms),
+        f"{coupon.valid_from:%Y-%m-%d} – {coupon.valid_to:%Y-%m-%d %H:%M}",
+        coupon.source,
+        loyalty_queries.coupon_state(coupon),
+        str(coupon.receipt_id or ""),
+    )
+
+
+def _coupon_table() -> Table:
+    return Table(
+        "id", "code", "member", "title", "terms", "valid (UTC)", "source", "state", "receipt"
+    )
+
+
+@coupons_app.command("list")
+def coupons_list(
+    member_id: Annotated[
+        int | None, typer.Argument(help="a member's coupons; all by default")
+    ] = None,
+    code: Annotated[str | None, typer.Option(help="find one coupon by its code")] = None,
+) -> None:
+    """List a member's coupons (or the newest of everyone's, or one by its code)."""
+    with context.new_uow() as uow:
+        if code:
+            one = loyalty_queries.coupon_by_code(uow.session, code=code)
+            found = [one] if one is not None else []
+        elif member_id is not None:
+            found = loyalty_queries.coupons_of_member(uow.session, member_id=member_id)
+        else:
+            found = loyalty_queries.coupons_recent(uow.session)
+        table = _coupon_table()
+        for coupon in found:
+            _coupon_row(table, coupon)
+    console.print(table)
+
+
+@coupons_app.command("issue")
+def coupons_issue(
+    member_id: int,
+    reason: Annotated[str, typer.Option(help="why (required, kept on the coupon; audited)")],
+    kind: Annotated[str, typer.Option(help="amount, percent or gift")] = "amount",
+    value: Annotated[str, typer.Option(help="¥ off, or % off for percent")] = "0",
+    min_spend: Annotated[str, typer.Option(help="minimum spend in ¥")] = "0",
+    max_discount: Annotated[str | None, typer.Option(help="largest ¥ off (percent)")] = None,
+    days: Annotated[int, typer.Option(help="valid for this many days")] = 30,
+    title: Annotated[str | None, typer.Option(help="title (a gift's name)")] = None,
+) -> None:
+    """Issue a coupon to a member as compensation."""
+    with context.new_uow() as uow:
+        try:
+            data = CouponIssueIn.model_validate(
+                {
+                    "kind": kind,
+                    "value": value,
+                    "min_spend": min_spend,
+                    "max_discount": max_discount,
+                    "valid_days": days,
+                    "title": title,
+                    "reason": reason,
+                }
+            )
+            member_get(uow.session, member_id=member_id)
+            coupon = loyalty_coupons.coupon_compensate(
+                uow, member_id=member_id, data=data, actor="cli"
+            )
+        except DomainError as exc:
+            _fail(exc)
+            return
+        except ValueError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
+        audit_record(
+            uow,
+            actor="cli",
+            action="coupon_compensate",
+            member_id=member_id,
+            page="cli",
+            detail={"coupon_id": coupon.id, **data.model_dump(mode="json")},
+        )
+        shown = loyalty_rules.coupon_code_display(coupon.code)
+        uow.commit()
+    console.print(f"issued coupon {shown}")
+
+
+@coupons_app.command("exchange")
+def coupons_exchange(member_id: int, reward: str) -> None:
+    """Exchange a member's points for a reward of the catalogue (by its code)."""
+    with context.new_uow() as uow:
+        try:
+            coupon = loyalty_coupons.coupon_exchange(
+                uow, member_id=member_id, reward_code=reward, actor="cli"
+            )
+        except DomainError as exc:
+            _fail(exc)
+            return
+        audit_record(
+            uow,
+            actor="cli",
+            action="coupon_exchange",
+            member_id=member_id,
+            page="cli",
+            detail={"coupon_id": coupon.id, "reward": reward},
+        )
+        shown = loyalty_rules.coupon_code_display(coupon.code)
+        uow.commit()
+    console.print(f"issued coupon {shown}")
+
+
+@coupons_app.command("void")
+def coupons_void(
+    code: str, reason: Annotated[str, typer.Option(help="why (required; audited)")]
+) -> None:
+    """Void an unused coupon by its code; points paid for it come back."""
+    with context.new_uow() as uow:
+        try:
+            found = loyalty_queries.coupon_by_code(uow.session, code=code)
+            if found is None:
+                raise NotFound(_("coupon {id} not found"), field="code", id=code)
+            coupon = loyalty_coupons.coupon_void(
+                uow, coupon_id=found.id, reason=reason, actor="cli"
+            )
+        except DomainError as exc:
+            _fail(exc)
+            return
+        audit_record(
+            uow,
+            actor="cli",
+            action="coupon_void",
+            member_id=coupon.member_id,
+            page="cli",
+            detail={"coupon_id": coupon.id, "reason": reason},
+        )
+        uow.commit()
+    console.print("voided")
+
+
+@coupons_app.command("rewards")
+def coupons_rewards() -> None:
+    """The rewards catalogue: what members can get for their points."""
+    locale = get_settings().default_locale
+    table = Table("id", "code", "name", "terms", "points", "days", "stock", "active")
+    with context.new_uow() as uow:
+        for reward in loyalty_programme.rewards_list(uow):
+            terms = loyalty_rules.coupon_terms(
+                reward.kind, reward.value, reward.max_discount, reward.min_spend, reward.name
+            )
+            table.add_row(
+                str(reward.id),
+                reward.code,
+                reward.name,
+                ", ".join(translate(m, locale, **p) for m, p in terms),
+                str(reward.points),
+                str(reward.valid_days),
+                "∞" if reward.stock is None else str(reward.stock),
+                "yes" if reward.active else "no",
+            )
+        uow.commit()
+    console.print(table)

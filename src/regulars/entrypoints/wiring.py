@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from regulars.baskets.runner import miner_register
+from regulars.insights.runner import runner_register
 from regulars.insights.web import InsightsExtension
+from regulars.jobs.analytics import analytics_run
+from regulars.jobs.baskets import baskets_miner
 from regulars.loyalty.service import member_merge_hook
 from regulars.loyalty.web import PointsExtension
 from regulars.members import extensions
 from regulars.members import service as members_service
+from regulars.offers.web import ListsExtension
 from regulars.sales.web import ReceiptsExtension
 
 
@@ -15,4 +20,7 @@ def wire() -> None:
     extensions.register(ReceiptsExtension())
     extensions.register(PointsExtension())
     extensions.register(InsightsExtension())
+    extensions.register(ListsExtension())
     members_service.merge_hook_register(member_merge_hook)
+    runner_register(analytics_run)
+    miner_register(baskets_miner)

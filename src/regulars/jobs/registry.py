@@ -19,8 +19,12 @@ from regulars.core.errors import NotFound
 from regulars.core.i18n import _
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
+from regulars.jobs.analytics import nightly_job
+from regulars.jobs.baskets import baskets_refresh
+from regulars.jobs.lists import lists_cycle
 from regulars.jobs.models import JobRun
 from regulars.jobs.outreach import birthday_offers, member_day_reminders
+from regulars.loyalty.coupons import coupons_expire
 from regulars.loyalty.service import points_expire, tiers_review
 from regulars.members.portal import portal_purge
 
@@ -48,6 +52,10 @@ def _review(uow: UnitOfWork, day: date) -> dict[str, Any]:
     return dict(tiers_review(uow, today=day))
 
 
+def _coupons(uow: UnitOfWork, day: date) -> dict[str, Any]:
+    return {"expired": coupons_expire(uow)}
+
+
 def _purge(uow: UnitOfWork, day: date) -> dict[str, Any]:
     return {"deleted": portal_purge(uow)}
 
@@ -65,7 +73,7 @@ JOBS: dict[str, Job] = {
         ),
         Job(
             "birthday-offers",
-            _("birthday greetings with the birthday bonus"),
+            _("birthday greetings with the birthday coupon and bonus"),
             9,
             lambda uow, day: birthday_offers(uow, today=day),
         ),
@@ -75,7 +83,21 @@ JOBS: dict[str, Job] = {
             10,
             lambda uow, day: member_day_reminders(uow, today=day),
         ),
+        Job(
+            "lists-cycle",
+            _("generate and announce personal lists when a cycle is due"),
+            6,
+            lambda uow, day: lists_cycle(uow, today=day),
+        ),
+        Job("coupons-expire", _("mark unused coupons past their date expired"), 1, _coupons),
         Job("portal-purge", _("delete expired member sign-in codes and sessions"), 3, _purge),
+        Job(
+            "analytics-nightly",
+            _("score members: RFM, pyramid, churn, CLV, life stage"),
+            4,
+            nightly_job,
+        ),
+        Job("baskets-refresh", _("mine association rules of the last 90 days"), 5, baskets_refresh),
     )
 }
 

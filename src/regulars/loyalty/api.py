@@ -1,4 +1,8 @@
-"""Staff API of the loyalty domain: programme, tiers, multipliers, a member's points."""
+"""Staff API of the loyalty domain: programme, tiers, multipliers, a member's points.
+
+Coupons and the rewards catalogue are in :mod:`regulars.loyalty.coupons_api`, whose routes
+this router includes.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from sqlalchemy import select
 
 from regulars.core.web import IdPath, UowDep
 from regulars.loyalty import programme, queries, service
+from regulars.loyalty.coupons_api import router as coupons_router
 from regulars.loyalty.models import LoyaltyMultiplier, LoyaltyTier
 from regulars.loyalty.schemas import (
     AdjustIn,
@@ -177,3 +182,8 @@ def post_adjustment(
     read = PointsLineRead.model_validate(line)
     uow.commit()
     return read
+
+
+# The coupon routes carry their own /api/v1 prefix; adding them as routes (rather than a
+# nested router) keeps every route's path the real one for whoever walks the app's routes.
+router.routes.extend(coupons_router.routes)

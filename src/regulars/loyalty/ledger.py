@@ -19,7 +19,7 @@ from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
 from regulars.loyalty import rules
 from regulars.loyalty.models import LoyaltyProgramme, PointsAccount, PointsLine
-from regulars.loyalty.programme import Config, programme_config, programme_get
+from regulars.loyalty.programme import Config, ProgrammeView, programme_config, programme_get
 from regulars.members.models import Member
 
 FIRST_LOTS = 16  # lots read first for a redemption; most are covered by the oldest few
@@ -40,6 +40,12 @@ def account_lock(uow: UnitOfWork, *, member_id: int, config: Config | None = Non
         return account
     if config is None:
         config = programme_config(uow.session, programme_get(uow))
+    account_create(uow, member_id=member_id, tier_code=config.lowest.code)
+    return uow.session.scalars(query).one()
+
+
+def account_create(uow: UnitOfWork, *, member_id: int, tier_code: str) -> None:
+    """Create the member's account unless another transaction already did (then wait for it)."""
     builder = (
         postgresql.insert if uow.session.get_bind().dialect.name == "postgresql" else sqlite.insert
     )
@@ -51,14 +57,13 @@ def account_lock(uow: UnitOfWork, *, member_id: int, config: Config | None = Non
             balance=0,
             debt=0,
             lifetime_earned=0,
-            tier_code=config.lowest.code,
+            tier_code=tier_code,
             tier_since=now,
             qualifying_spend=Decimal("0"),
             updated_at=now,
         )
         .on_conflict_do_nothing(index_elements=["member_id"])
     )
-    return uow.session.scalars(query).one()
 
 
 def lots_open(
@@ -117,7 +122,7 @@ def line_append(uow: UnitOfWork, account: PointsAccount, **values: Any) -> Point
 def lot_grant(
     uow: UnitOfWork,
     account: PointsAccount,
-    programme: LoyaltyProgramme,
+    programme: LoyaltyProgramme | ProgrammeView,
     *,
     kind: str,
     points: int,

@@ -1,4 +1,5 @@
-"""Tables of the loyalty domain: the programme, its rules and tiers, the ledger and accounts."""
+"""Tables of the loyalty domain: the programme, its rules, tiers and rewards, the ledger,
+accounts and member coupons."""
 
 from __future__ import annotations
 
@@ -49,6 +50,10 @@ class LoyaltyProgramme(Base):
     expiry_months: Mapped[int] = mapped_column(Integer)
     pending_days: Mapped[int] = mapped_column(Integer)
     debt_policy: Mapped[str] = mapped_column(String(10))
+    # The birthday coupon: this much off a spend of at least the minimum, valid through the
+    # birthday month; 0 issues none (the greeting then only announces the bonus points).
+    birthday_coupon_value: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    birthday_coupon_min_spend: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -160,3 +165,82 @@ class PointsLine(Base):
     available_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class LoyaltyReward(Base):
+    """A reward of the catalogue that members buy with points: a coupon or a gift.
+
+    ``kind`` ``amount`` takes ``value`` off a spend of at least ``min_spend``; ``percent``
+    takes ``value`` % off, at most ``max_discount``; ``gift`` is handed over at the till or
+    the service desk. ``stock`` (None: unlimited) counts the rewards left to exchange.
+    Rewards are retired (``active`` off), never deleted: coupons name the reward they came from.
+    """
+
+    __tablename__ = "loyalty_reward"
+    __table_args__ = (
+        UniqueConstraint("programme_id", "code"),
+        CheckConstraint("points > 0", name="points_positive"),
+        CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("loyalty_programme.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(10))
+    points: Mapped[int] = mapped_column(Integer)
+    value: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    max_discount: Mapped[Decimal | None] = mapped_column(Money)
+    min_spend: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    valid_days: Mapped[int] = mapped_column(Integer)
+    stock: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MemberCoupon(Base):
+    """A coupon issued to one member, honoured once at the till.
+
+    ``code`` is random (80 bits, Crockford base32) so it cannot be guessed, and the till
+    must also name the coupon's member. ``source`` says why it exists: ``birthday``
+    (``period`` is the year: at most one per member and year, by the unique constraint),
+    ``points`` (bought with the ledger line ``points_line_id`` from ``reward_id``) or
+    ``compensation`` (issued by staff with a ``reason``). ``status`` goes from ``issued``
+    to ``redeemed`` (with ``receipt_id``, ``redeemed_at`` and the ``discount`` given),
+    ``expired`` or ``void``. ``receipt_id`` names the receipt without a foreign key: loyalty
+    sits below sales and never refers to its tables, like a ledger line's ``source_id``.
+    """
+
+    __tablename__ = "member_coupon"
+    __table_args__ = (
+        UniqueConstraint("member_id", "source", "period"),
+        CheckConstraint("value >= 0", name="value_not_negative"),
+        Index("ix_member_coupon_member_status", "member_id", "status"),
+        Index("ix_member_coupon_status_valid_to", "status", "valid_to"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(24), unique=True)
+    # Coupons follow a member merge to the survivor (loyalty's merge hook first clears a
+    # birthday period the survivor already holds, so the unique constraint still holds).
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))
+    kind: Mapped[str] = mapped_column(String(10))
+    title: Mapped[str] = mapped_column(String(100))
+    value: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    max_discount: Mapped[Decimal | None] = mapped_column(Money)
+    min_spend: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    valid_to: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(20))
+    period: Mapped[str | None] = mapped_column(String(10))
+    reward_id: Mapped[int | None] = mapped_column(ForeignKey("loyalty_reward.id"), index=True)
+    points_line_id: Mapped[int | None] = mapped_column(ForeignKey("points_line.id"), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(10), default="issued")
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    receipt_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    discount: Mapped[Decimal | None] = mapped_column(Money)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    void_reason: Mapped[str | None] = mapped_column(Text)

@@ -1,4 +1,4 @@
-"""Reads of the loyalty domain: a member's points, history, and the ledger check."""
+"""Reads of the loyalty domain: a member's points, history, coupons, and the ledger check."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
 from regulars.loyalty import rules
-from regulars.loyalty.models import PointsAccount, PointsLine
+from regulars.loyalty.models import MemberCoupon, PointsAccount, PointsLine
 from regulars.loyalty.programme import programme_config, programme_get
 from regulars.loyalty.schemas import PointsSummary
 from regulars.members.queries import member_get
@@ -145,3 +145,62 @@ def ledger_check(session: Session, *, member_id: int) -> list[str]:
                 f"lot {lot.id}: {lot.points} - {taken.get(lot.id, 0)} != remaining {lot.remaining}"
             )
     return problems
+
+
+def coupon_state(coupon: MemberCoupon, now: datetime | None = None) -> str:
+    """The coupon's state as a member sees it: an unused coupon past its date is expired
+    even before the nightly job marks it."""
+    if coupon.status == "issued" and coupon.valid_to <= (now or utcnow()):
+        return "expired"
+    return coupon.status
+
+
+def coupons_of_member(session: Session, *, member_id: int, limit: int = 100) -> list[MemberCoupon]:
+    """A member's coupons, newest first."""
+    return list(
+        session.scalars(
+            select(MemberCoupon)
+            .where(MemberCoupon.member_id == member_id)
+            .order_by(MemberCoupon.issued_at.desc(), MemberCoupon.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def coupons_usable(
+    session: Session, *, member_id: int, now: datetime | None = None
+) -> list[MemberCoupon]:
+    """The member's coupons a till can honour now, soonest-ending first."""
+    now = now or utcnow()
+    return list(
+        session.scalars(
+            select(MemberCoupon)
+            .where(
+                MemberCoupon.member_id == member_id,
+                MemberCoupon.status == "issued",
+                MemberCoupon.valid_from <= now,
+                MemberCoupon.valid_to > now,
+            )
+            .order_by(MemberCoupon.valid_to, MemberCoupon.id)
+        )
+    )
+
+
+def coupon_by_code(session: Session, *, code: str) -> MemberCoupon | None:
+    """A coupon by its code as typed or scanned."""
+    wanted = rules.coupon_code_normalise(code)
+    return session.scalars(select(MemberCoupon).where(MemberCoupon.code == wanted)).first()
+
+
+def coupons_recent(
+    session: Session, *, status: str | None = None, limit: int = 100
+) -> list[MemberCoupon]:
+    """The newest coupons of every member (optionally in one state), for the staff list."""
+    query = select(MemberCoupon)
+    if status:
+        query = query.where(MemberCoupon.status == status)
+    return list(
+        session.scalars(
+            query.order_by(MemberCoupon.issued_at.desc(), MemberCoupon.id.desc()).limit(limit)
+        )
+    )

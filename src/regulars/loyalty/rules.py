@@ -1,4 +1,4 @@
-"""Pure loyalty policy: earning, tiers, expiry dates and first-in first-out allocation.
+"""Pure loyalty policy: earning, tiers, expiry dates, first-in first-out allocation, coupons.
 
 Nothing here touches the database; the service feeds these functions plain values.
 """
@@ -6,10 +6,15 @@ Nothing here touches the database; the service feeds these functions plain value
 from __future__ import annotations
 
 import calendar
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from typing import Any
+
+from regulars.core.errors import InvalidInput
+from regulars.core.i18n import _
 
 CENT = Decimal("0.01")
 ONE = Decimal("1")
@@ -247,3 +252,99 @@ def reversal_points(
         if due > 0:
             out[line] = due
     return out
+
+
+# --- coupons ------------------------------------------------------------------------------
+
+COUPON_KINDS = ("amount", "percent", "gift")
+COUPON_SOURCES = ("birthday", "points", "compensation")
+COUPON_STATES = ("issued", "redeemed", "expired", "void")
+# Crockford's base32: digits and capitals without I, L, O and U, so a code read aloud or
+# typed from paper cannot be mistaken; 16 of them carry 80 random bits.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 16
+HUNDRED = Decimal("100")
+_LOOKALIKES = str.maketrans("OIL", "011")
+
+
+def coupon_code_new() -> str:
+    """A new random coupon code (80 bits from the OS's secure generator)."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _n in range(CODE_LENGTH))
+
+
+def coupon_code_normalise(text: str) -> str:
+    """A code as typed or scanned, in its stored form: capitals, no spaces or dashes.
+
+    Letters Crockford's alphabet leaves out are read as the digits they look like
+    (O → 0, I and L → 1), so a code copied by hand still matches.
+    """
+    cleaned = "".join(ch for ch in text.upper() if ch not in " -\t")
+    return cleaned.translate(_LOOKALIKES)
+
+
+def coupon_code_display(code: str) -> str:
+    """A code in groups of four for printing and reading out (``K7QM-3XH2-…``)."""
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def coupon_terms_check(kind: str, value: Decimal, max_discount: Decimal | None) -> None:
+    """Refuse terms that make no coupon: nothing off, more than 100 %, a valued gift."""
+    if kind not in COUPON_KINDS:
+        raise InvalidInput(_("unknown coupon kind {kind}"), field="kind", kind=kind)
+    if kind == "amount" and value <= 0:
+        raise InvalidInput(_("an amount coupon needs a value above 0"), field="value")
+    if kind == "percent" and not (0 < value <= HUNDRED):
+        raise InvalidInput(_("a percent coupon takes more than 0 and at most 100 %"), field="value")
+    if kind == "gift" and value != 0:
+        raise InvalidInput(_("a gift coupon has no money value"), field="value")
+    if max_discount is not None and kind != "percent":
+        raise InvalidInput(_("only a percent coupon has a largest discount"), field="max_discount")
+
+
+def coupon_discount(
+    kind: str,
+    value: Decimal,
+    max_discount: Decimal | None,
+    *,
+    goods: Decimal,
+    payable: Decimal,
+) -> Decimal:
+    """The discount a coupon gives on a receipt, never more than is left to pay.
+
+    ``goods`` is what the receipt's products come to (the lines with a positive amount);
+    ``payable`` what is left to pay after the coupons applied before this one. A percent
+    coupon takes its share of the goods, rounded half up to the cent and capped; a gift
+    coupon gives no money off (the gift is handed over).
+    """
+    if kind == "amount":
+        discount = value
+    elif kind == "percent":
+        discount = (goods * value / HUNDRED).quantize(CENT, ROUND_HALF_UP)
+        if max_discount is not None:
+            discount = min(discount, max_discount)
+    else:
+        discount = Decimal("0")
+    return max(Decimal("0"), min(discount, payable)).quantize(CENT)
+
+
+def plain(value: Decimal) -> Decimal:
+    """A number without trailing zeros or an exponent: 10.00 → 10, 12.50 → 12.5."""
+    return value.quantize(ONE) if value == value.to_integral_value() else value.normalize()
+
+
+def coupon_terms(
+    kind: str, value: Decimal, max_discount: Decimal | None, min_spend: Decimal, title: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """The coupon's terms as catalogue messages with their parameters, to translate and join."""
+    terms: list[tuple[str, dict[str, Any]]] = []
+    if kind == "amount":
+        terms.append((_("¥{value} off"), {"value": value}))
+    elif kind == "percent":
+        terms.append((_("{percent}% off"), {"percent": plain(value)}))
+    else:
+        terms.append((_("gift: {title}"), {"title": title}))
+    if min_spend > 0:
+        terms.append((_("on a spend of at least ¥{min_spend}"), {"min_spend": min_spend}))
+    if max_discount is not None:
+        terms.append((_("at most ¥{cap} off"), {"cap": max_discount}))
+    return terms

@@ -34,6 +34,8 @@ class ProgrammeRead(ReadSchema):
     expiry_months: int
     pending_days: int
     debt_policy: str
+    birthday_coupon_value: Decimal
+    birthday_coupon_min_spend: Decimal
     updated_at: datetime
 
 
@@ -58,6 +60,8 @@ class ProgrammeUpdate(Schema):
     expiry_months: Annotated[int, Field(ge=0, le=120)] | None = None
     pending_days: Annotated[int, Field(ge=0, le=365)] | None = None
     debt_policy: Literal["claw_back", "debt"] | None = None
+    birthday_coupon_value: Amount | None = None
+    birthday_coupon_min_spend: Amount | None = None
 
     @field_validator("member_days", mode="before")
     @classmethod
@@ -163,3 +167,133 @@ class AdjustIn(Schema):
     points: Points
     kind: Literal["adjust", "compensate"] = "adjust"
     reason: Reason
+
+
+# --- coupons and the rewards catalogue ------------------------------------------------------
+
+CouponKind = Literal["amount", "percent", "gift"]
+CouponCode = Annotated[str, Field(min_length=4, max_length=32, pattern=r"^[0-9A-Za-z -]+$")]
+Title = Annotated[str, Field(min_length=1, max_length=100)]
+ValidDays = Annotated[int, Field(ge=1, le=3660)]
+
+
+class RewardCreate(Schema):
+    """A reward members buy with points: a coupon (amount or percent off) or a gift.
+
+    ``amount``: ``value`` off a spend of at least ``min_spend``. ``percent``: ``value`` %
+    off the goods, at most ``max_discount``. ``gift``: handed over at the till or the service
+    desk (``value`` 0). The coupon is valid ``valid_days`` from the exchange; ``stock``
+    (left out: unlimited) counts how many can still be exchanged.
+    """
+
+    code: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+    name: Title
+    kind: CouponKind
+    points: Annotated[int, Field(ge=1, le=100_000_000)]
+    value: Amount = Decimal("0")
+    max_discount: Amount | None = None
+    min_spend: Amount = Decimal("0")
+    valid_days: ValidDays = 30
+    stock: Annotated[int, Field(ge=0, le=100_000_000)] | None = None
+    active: bool = True
+
+
+class RewardUpdate(Schema):
+    """Fields of a reward to change; ``active`` false retires it from the catalogue."""
+
+    name: Title | None = None
+    kind: CouponKind | None = None
+    points: Annotated[int, Field(ge=1, le=100_000_000)] | None = None
+    value: Amount | None = None
+    max_discount: Amount | None = None
+    min_spend: Amount | None = None
+    valid_days: ValidDays | None = None
+    stock: Annotated[int, Field(ge=0, le=100_000_000)] | None = None
+    active: bool | None = None
+
+
+class RewardRead(ReadSchema):
+    """A reward of the catalogue."""
+
+    id: int
+    code: str
+    name: str
+    kind: str
+    points: int
+    value: Decimal
+    max_discount: Decimal | None
+    min_spend: Decimal
+    valid_days: int
+    stock: int | None
+    active: bool
+
+
+class CouponIssueIn(Schema):
+    """A coupon staff give a member as compensation; the reason is mandatory and audited."""
+
+    kind: CouponKind
+    value: Amount = Decimal("0")
+    max_discount: Amount | None = None
+    min_spend: Amount = Decimal("0")
+    valid_days: ValidDays = 30
+    title: Title | None = None
+    reason: Reason
+
+
+class CouponExchangeIn(Schema):
+    """Points for a reward of the catalogue, by id or code."""
+
+    reward_id: Annotated[int, Field(ge=1, le=2_147_483_647)] | None = None
+    reward_code: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+
+
+class CouponVoidIn(Schema):
+    """Void an unused coupon; the reason is mandatory and audited."""
+
+    reason: Reason
+
+
+class CouponRead(ReadSchema):
+    """A member's coupon: its code, terms, validity, where it came from and its state."""
+
+    id: int
+    member_id: int
+    code: str
+    kind: str
+    title: str
+    value: Decimal
+    max_discount: Decimal | None
+    min_spend: Decimal
+    valid_from: datetime
+    valid_to: datetime
+    source: str
+    reward_id: int | None
+    points_line_id: int | None
+    reason: str | None
+    actor: str | None
+    status: str
+    issued_at: datetime
+    redeemed_at: datetime | None
+    receipt_id: int | None
+    discount: Decimal | None
+
+
+class CouponOffer(Schema):
+    """A coupon the till may offer the identified member: code and terms."""
+
+    code: str
+    kind: str
+    title: str
+    value: Decimal
+    max_discount: Decimal | None
+    min_spend: Decimal
+    valid_to: datetime
+
+
+class CouponApplied(Schema):
+    """A coupon honoured on a receipt, with the discount it gave."""
+
+    code: str
+    kind: str
+    title: str
+    discount: Decimal

@@ -1,4 +1,6 @@
-"""Staff pages of loyalty: the programme, a member's points panel, adjustments, bulk grants."""
+"""Staff pages of loyalty: the programme and its rewards, a member's points panel (with the
+member's coupons), adjustments, bulk grants. Coupon pages are in
+:mod:`regulars.loyalty.coupons_web`, whose routes this router includes."""
 
 from __future__ import annotations
 
@@ -6,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 from sqlalchemy import select
 
 from regulars.core.errors import DomainError, Forbidden, InvalidInput
@@ -14,9 +15,19 @@ from regulars.core.i18n import _
 from regulars.core.uow import UnitOfWork
 from regulars.core.web import IdPath, UowDep
 from regulars.loyalty import programme, queries, service
+from regulars.loyalty.coupons_api import coupon_read
+from regulars.loyalty.coupons_web import WORDS, coupons_panel_data, form_invalid, terms
+from regulars.loyalty.coupons_web import router as coupon_pages
 from regulars.loyalty.grants import parse_grants
 from regulars.loyalty.models import LoyaltyMultiplier, LoyaltyTier, PointsLine
-from regulars.loyalty.schemas import MultiplierIn, PointsLineRead, ProgrammeUpdate, TierIn
+from regulars.loyalty.schemas import (
+    MultiplierIn,
+    PointsLineRead,
+    ProgrammeUpdate,
+    RewardCreate,
+    RewardUpdate,
+    TierIn,
+)
 from regulars.members.extensions import Panel
 from regulars.members.queries import member_get
 from regulars.staff.audit import audit_record
@@ -34,10 +45,15 @@ class PointsExtension:
     key = "points"
 
     def panel(self, uow: UnitOfWork, *, member_id: int) -> Panel:
-        """Balance, pending and expiring points, tier progress, the newest ledger lines."""
+        """Balance, pending and expiring points, tier progress, coupons, the newest lines."""
         summary = queries.points_summary(uow, member_id=member_id)
         history = queries.points_history(uow.session, member_id=member_id, limit=HISTORY)
-        data = {"summary": summary, "history": history, "member_id": member_id}
+        data = {
+            "summary": summary,
+            "history": history,
+            "member_id": member_id,
+            **coupons_panel_data(uow, member_id=member_id),
+        }
         return Panel(
             key=self.key, title=_("Points"), template="loyalty/points_panel.html", data=data
         )
@@ -51,6 +67,10 @@ class PointsExtension:
             "summary": queries.points_summary(uow, member_id=member_id).model_dump(mode="json"),
             "ledger": [
                 PointsLineRead.model_validate(line).model_dump(mode="json") for line in lines
+            ],
+            "coupons": [
+                coupon_read(c).model_dump(mode="json")
+                for c in queries.coupons_of_member(uow.session, member_id=member_id, limit=10_000)
             ],
         }
 
@@ -79,31 +99,19 @@ def _programme_page(
             .order_by(LoyaltyMultiplier.id)
         )
     )
+    rewards = programme.rewards_list(uow)
     data = {
         "p": current,
         "tiers": tiers,
         "multipliers": multipliers,
+        "rewards": rewards,
+        "reward_terms": {r.id: terms(r) for r in rewards},
+        "words": WORDS,
         "weekdays": WEEKDAYS,
         "error": error,
         "done": done,
     }
     return page(request, ctx, "loyalty/programme.html", data, status_code=status)
-
-
-def _invalid(exc: Exception) -> DomainError:
-    """A form error from a domain error or a validation error."""
-    if isinstance(exc, DomainError):
-        return exc
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return InvalidInput(
-            _("{where}: {reason}"),
-            field=where or None,
-            where=where or "-",
-            reason=first.get("msg", ""),
-        )
-    return InvalidInput(_("{where}: {reason}"), where="-", reason=str(exc))
 
 
 @router.get("/loyalty", response_class=HTMLResponse)
@@ -132,6 +140,8 @@ async def programme_save(request: Request, uow: UowDep, ctx: Csrf) -> HTMLRespon
         "expiry_months",
         "pending_days",
         "debt_policy",
+        "birthday_coupon_value",
+        "birthday_coupon_min_spend",
     )
     values: dict[str, Any] = {
         name: str(form.get(name, "")).strip() for name in fields if str(form.get(name, "")).strip()
@@ -146,7 +156,7 @@ async def programme_save(request: Request, uow: UowDep, ctx: Csrf) -> HTMLRespon
         programme.programme_update(uow, data=ProgrammeUpdate(**values))
     except (DomainError, ValueError) as exc:
         uow.rollback()
-        return _programme_page(request, uow, ctx, error=_invalid(exc), status=422)
+        return _programme_page(request, uow, ctx, error=form_invalid(exc), status=422)
     audit_record(
         uow,
         actor=ctx.account,
@@ -181,7 +191,7 @@ def tiers_save(
         programme.tiers_replace(uow, tiers=items)
     except (DomainError, ValueError, IndexError) as exc:
         uow.rollback()
-        return _programme_page(request, uow, ctx, error=_invalid(exc), status=422)
+        return _programme_page(request, uow, ctx, error=form_invalid(exc), status=422)
     audit_record(
         uow,
         actor=ctx.account,
@@ -205,7 +215,7 @@ def multipliers_save(
         programme.multipliers_replace(uow, rules=items)
     except (DomainError, ValueError, IndexError) as exc:
         uow.rollback()
-        return _programme_page(request, uow, ctx, error=_invalid(exc), status=422)
+        return _programme_page(request, uow, ctx, error=form_invalid(exc), status=422)
     audit_record(
         uow,
         actor=ctx.account,
@@ -215,6 +225,44 @@ def multipliers_save(
     )
     uow.commit()
     return _programme_page(request, uow, ctx, done=_("The multipliers are saved."))
+
+
+@router.post("/loyalty/rewards", response_class=HTMLResponse)
+async def reward_save(request: Request, uow: UowDep, ctx: Csrf) -> HTMLResponse:
+    """Add a reward to the catalogue, or change the one with the same code."""
+    if not ctx.can("loyalty.configure"):
+        raise Forbidden(_("your role may not do this"))
+    form = await request.form()
+    fields = ("code", "name", "kind", "points", "value", "max_discount", "min_spend")
+    values: dict[str, Any] = {
+        name: str(form.get(name, "")).strip() for name in fields if str(form.get(name, "")).strip()
+    }
+    for name in ("valid_days", "stock"):
+        if str(form.get(name, "")).strip():
+            values[name] = str(form.get(name)).strip()
+    values["active"] = form.get("active") == "on"
+    try:
+        existing = programme.reward_by_code(uow, code=str(values.get("code", "")))
+        if existing is None:
+            reward = programme.reward_create(uow, data=RewardCreate(**values))
+        else:
+            values.pop("code")
+            values.setdefault("stock", None)  # an empty box: unlimited
+            values.setdefault("max_discount", None)
+            changes = RewardUpdate(**values)
+            reward = programme.reward_update(uow, reward_id=existing.id, data=changes)
+    except (DomainError, ValueError) as exc:
+        uow.rollback()
+        return _programme_page(request, uow, ctx, error=form_invalid(exc), status=422)
+    audit_record(
+        uow,
+        actor=ctx.account,
+        action="loyalty_reward_save",
+        page="/loyalty",
+        detail={"reward_id": reward.id, "code": reward.code, "fields": sorted(values)},
+    )
+    uow.commit()
+    return _programme_page(request, uow, ctx, done=_("The reward is saved."))
 
 
 @router.post("/members/{member_id}/points", response_model=None)
@@ -301,3 +349,6 @@ async def grants_submit(
         "loyalty/grants.html",
         {"result": {"granted": len(lines), "bad": bad}, "error": None},
     )
+
+
+router.include_router(coupon_pages)

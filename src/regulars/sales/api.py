@@ -12,10 +12,12 @@ from regulars.catalog.queries import terminal_authenticate
 from regulars.core.errors import Unauthorized
 from regulars.core.i18n import _
 from regulars.core.web import IdPath, UowDep
+from regulars.loyalty.queries import coupons_usable
+from regulars.loyalty.schemas import CouponOffer
 from regulars.members.queries import member_identify, member_summary
-from regulars.members.schemas import IdentifyRequest, MemberSummary
+from regulars.members.schemas import IdentifyRequest
 from regulars.sales import queries, service
-from regulars.sales.schemas import ReceiptAnswer, ReceiptIn, ReceiptRead, ReturnIn
+from regulars.sales.schemas import IdentifyAnswer, ReceiptAnswer, ReceiptIn, ReceiptRead, ReturnIn
 from regulars.staff.api import require
 from regulars.staff.models import StaffAccount
 
@@ -37,13 +39,18 @@ def current_till(
 Till = Annotated[tuple[Store, Terminal], Depends(current_till)]
 
 
-@router.post("/till/identify", response_model=MemberSummary)
-def identify(uow: UowDep, till: Till, data: IdentifyRequest) -> MemberSummary:
-    """Identify a member by mobile, card number or scanned member code."""
+@router.post("/till/identify", response_model=IdentifyAnswer)
+def identify(uow: UowDep, till: Till, data: IdentifyRequest) -> IdentifyAnswer:
+    """Identify a member by mobile, card number or scanned member code, with the coupons
+    they can use now (the till offers them; the receipt names the ones used)."""
     member = member_identify(
         uow.session, mobile=data.mobile, card_no=data.card_no, member_code=data.member_code
     )
-    return member_summary(member)
+    offers = coupons_usable(uow.session, member_id=member.id)
+    return IdentifyAnswer(
+        **member_summary(member).model_dump(),
+        coupons=[CouponOffer.model_validate(c, from_attributes=True) for c in offers],
+    )
 
 
 @router.post(

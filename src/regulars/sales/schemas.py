@@ -11,8 +11,9 @@ from stdnum import luhn
 
 from regulars.catalog.schemas import Barcode
 from regulars.core.schemas import Id, ReadSchema, Schema
-from regulars.loyalty.schemas import Reward
-from regulars.members.schemas import CardNo, Mobile
+from regulars.loyalty.schemas import CouponApplied, CouponCode, CouponOffer, Reward
+from regulars.members.schemas import CardNo, MemberSummary, Mobile
+from regulars.offers.schemas import ListCode, ListDiscount
 
 Money = Annotated[
     Decimal, Field(ge=Decimal("-10000000"), le=Decimal("10000000"), max_digits=12, decimal_places=2)
@@ -94,6 +95,14 @@ class ReceiptIn(Schema):
     total: Money | None = None
     # Points the member chooses to spend on this receipt (part of the balance is fine).
     redeem_points: Annotated[int, Field(ge=1, le=100_000_000)] | None = None
+    # Codes of the member's coupons to honour (as scanned or typed). The till takes the
+    # discount as a ``voucher`` payment, not as a negative line; the answer lists the
+    # discount of each coupon, computed here from the coupon's own terms.
+    coupons: Annotated[list[CouponCode], Field(min_length=1, max_length=10)] | None = None
+    # The personal list's barcode, when scanned instead of (or with) the member card: it
+    # names the member, and only that list's items are discounted. Like coupons, the till
+    # takes the list discounts of the answer as a ``voucher`` payment.
+    list_code: ListCode | None = None
 
     @model_validator(mode="after")
     def _totals(self) -> ReceiptIn:
@@ -158,6 +167,9 @@ class ReceiptAnswer(Schema):
     debt: int | None = None
     tier: str | None = None
     rewards: list[Reward] = []
+    coupons: list[CouponApplied] = []
+    list_discounts: list[ListDiscount] = []
+    list_discount_total: Decimal = Decimal("0")
 
 
 class LineRead(ReadSchema):
@@ -190,3 +202,9 @@ class ReceiptRead(ReadSchema):
     payments: list[dict[str, object]]
     source: str
     lines: list[LineRead] = []
+
+
+class IdentifyAnswer(MemberSummary):
+    """The identified member and the coupons the till may offer them now."""
+
+    coupons: list[CouponOffer] = []

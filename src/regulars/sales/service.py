@@ -22,6 +22,7 @@ from regulars.core.uow import UnitOfWork
 from regulars.loyalty import service as loyalty
 from regulars.members.models import Member
 from regulars.members.queries import member_identify, member_resolve
+from regulars.offers import redeem as offers
 from regulars.sales.models import Receipt, ReceiptLine
 from regulars.sales.schemas import MemberRef, ReceiptAnswer, ReceiptIn, ReturnIn
 
@@ -204,15 +205,24 @@ def receipt_record(
     For a member, points are redeemed and earned in the same transaction and the stored
     answer carries them, so a replay returns them without earning or redeeming again.
     """
-    # Receipts sent before redemption existed keep their hash: the field counts when set.
-    unset = {"redeem_points"} if data.redeem_points is None else None
-    digest = content_hash(data.model_dump(mode="json", exclude=unset))
+    # Receipts sent before redemption and coupons existed keep their hash: a field counts
+    # when set.
+    unset = {
+        name for name in ("redeem_points", "coupons", "list_code") if getattr(data, name) is None
+    }
+    digest = content_hash(data.model_dump(mode="json", exclude=unset or None))
     existing = _existing(uow, store.id, terminal.id, data.receipt_no)
     if existing is not None:
         return _replay(existing, digest)
     member = _member_for(uow, data.member)
+    if member is None and data.list_code:
+        member = member_resolve(
+            uow.session, member_id=offers.list_by_code(uow, code=data.list_code).member_id
+        )
     if data.redeem_points and member is None:
         raise InvalidInput(_("points can only be redeemed by a member"), field="redeem_points")
+    if data.coupons and member is None:
+        raise InvalidInput(_("coupons can only be used by their member"), field="coupons")
     product_ids = _product_ids(uow, data)
     total = sum((line.amount for line in data.lines), Decimal("0"))
     discount = sum((line.discount for line in data.lines), Decimal("0"))
@@ -289,9 +299,25 @@ def receipt_record(
                 )
             ],
             redeem=data.redeem_points,
+            coupon_codes=data.coupons or (),
             now=now,
         )
         answer = _store_points(uow, receipt_id, answer, points)
+        discounts = offers.receipt_redeem(
+            uow,
+            member_id=member.id,
+            list_code=data.list_code,
+            receipt_id=receipt_id,
+            occurred_at=data.occurred_at,
+            lines=[
+                offers.TillLine(n, product_id, line.quantity, line.unit_price, line.amount)
+                for n, (line, product_id) in enumerate(
+                    zip(data.lines, product_ids, strict=True), start=1
+                )
+            ],
+        )
+        if discounts:
+            answer = _store_points(uow, receipt_id, answer, offers.answer_part(discounts))
     uow.flush()
     return Recorded(answer=_with_id(answer, receipt_id), replayed=False)
 

@@ -1,0 +1,139 @@
+"""Commands for analytics: ``regulars analytics run|rfm|pyramid|pareto|churn|…``.
+
+``run`` scores every member and stores the snapshot the staff pages show; the per-analysis
+commands compute the same frames without storing them and write one as CSV or Parquet.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from regulars.analytics.extract import extract_to_parquet
+from regulars.core.config import get_settings
+from regulars.core.i18n import translate
+from regulars.core.labels import label
+from regulars.core.timeutil import as_utc, utcnow
+from regulars.entrypoints import context
+from regulars.insights.queries import run_get
+from regulars.jobs.analytics import Computed, analytics_compute, analytics_run
+
+console = Console()
+err = Console(stderr=True)
+analytics_app = typer.Typer(
+    help="Score members (RFM, profit pyramid, churn, CLV, life stage) locally or on Spark.",
+    no_args_is_help=True,
+)
+
+
+class EngineName(StrEnum):
+    """The engines an analysis can run on."""
+
+    local = "local"
+    spark = "spark"
+
+
+EngineOpt = Annotated[EngineName, typer.Option(help="local (Polars) or spark")]
+MasterOpt = Annotated[
+    str | None, typer.Option(help="Spark master URL (default local[2]); only with --engine spark")
+]
+AsOfOpt = Annotated[
+    str | None, typer.Option(help="analyse the data before this time (ISO 8601); now by default")
+]
+
+
+def _as_of(text: str | None) -> datetime:
+    if not text:
+        return utcnow()
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        err.print(f"[red]--as-of: not an ISO 8601 time: {text}[/red]")
+        raise typer.Exit(2) from exc
+    if value.tzinfo is None:
+        err.print("[red]--as-of: give a time zone (e.g. +08:00 or Z)[/red]")
+        raise typer.Exit(2)
+    return as_utc(value)
+
+
+def _write(frame: pl.DataFrame, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".parquet":
+        frame.write_parquet(out)
+    else:
+        frame.write_csv(out)
+    console.print(f"{frame.height} rows → {out}")
+
+
+@analytics_app.command("run")
+def run(
+    engine: EngineOpt = EngineName.local,
+    master: MasterOpt = None,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Score every member and store the snapshot (what the Insights pages show)."""
+    factory = context.session_factory()
+    run_id = analytics_run(
+        factory, engine=engine.value, master=master, as_of=_as_of(as_of), started_by="cli"
+    )
+    with context.new_uow() as uow:
+        from_db = run_get(uow.session, run_id=run_id)
+        summary = from_db.summary
+        seconds = from_db.seconds or 0.0
+    locale = get_settings().default_locale
+    table = Table("segment", "members")
+    for code, n in sorted(summary.get("segments", {}).items(), key=lambda kv: -kv[1]):
+        table.add_row(translate(label(code), locale), str(n))
+    console.print(table)
+    console.print(
+        f"run {run_id}: {summary.get('members', 0)} members in {seconds:.1f} s "
+        f"({engine.value}); top 20% bring {summary.get('top20_share', 0) * 100:.1f}% of profit"
+    )
+
+
+def _computed(engine: EngineName, master: str | None, as_of: str | None) -> Computed:
+    """Extract and compute without storing."""
+    work = Path(tempfile.mkdtemp(prefix="regulars-analytics-"))
+    try:
+        with context.new_uow() as uow:
+            snapshot = extract_to_parquet(uow.session.connection(), work, as_of=_as_of(as_of))
+        return analytics_compute(snapshot, engine=engine.value, master=master, parquet_dir=work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _frame_command(name: str, doc: str) -> None:
+    """Register ``regulars analytics <name> --out FILE`` writing one frame."""
+
+    def command(
+        out: Annotated[Path, typer.Option(help="CSV or .parquet file to write")],
+        engine: EngineOpt = EngineName.local,
+        master: MasterOpt = None,
+        as_of: AsOfOpt = None,
+    ) -> None:
+        _write(_computed(engine, master, as_of).frames[name], out)
+
+    command.__doc__ = doc
+    analytics_app.command(name.replace("_", "-"))(command)
+
+
+for _name, _doc in (
+    ("rfm", "RFM scores and named segments per member."),
+    ("pyramid", "Profit per member and the tier of the value pyramid."),
+    ("pareto", "The Pareto curve: share of members against share of profit."),
+    ("churn", "Each member's visit rhythm and churn status."),
+    ("churn_trend", "Monthly churn trend."),
+    ("win_back", "Members worth winning back, most valuable first."),
+    ("clv", "P(alive), expected purchases and lifetime value per member."),
+    ("life_stage", "Household signals (baby, pet …) for members who consented to analytics."),
+):
+    _frame_command(_name, _doc)

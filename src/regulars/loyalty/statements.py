@@ -1,0 +1,229 @@
+"""The till's SQL: statements built once, and a receipt's writes sent in few round trips.
+
+Used by :mod:`regulars.loyalty.till` (earning and redemption) and
+:mod:`regulars.loyalty.coupons_till`. Core statements on the tables, not ORM flushes:
+SQLAlchemy reuses their compiled form on every receipt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Integer,
+    Row,
+    Table,
+    bindparam,
+    column,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+    values,
+)
+
+from regulars.catalog.models import Product
+from regulars.core.db import UTCDateTime
+from regulars.loyalty import ledger, rules
+from regulars.loyalty.models import LoyaltyProgramme, PointsAccount, PointsLine
+from regulars.loyalty.programme import PROGRAMME_CODE
+from regulars.members.models import Member
+
+
+def table_of(model: Any) -> Table:
+    """The Core table of a mapped class."""
+    table: Table = model.metadata.tables[model.__tablename__]
+    return table
+
+
+ACCOUNT = table_of(PointsAccount)
+LINE = table_of(PointsLine)
+PROGRAMME = table_of(LoyaltyProgramme)
+MEMBER = table_of(Member)
+PRODUCT = table_of(Product)
+_NOW = bindparam("now", type_=UTCDateTime())
+_MEMBER_ID: BindParameter[int] = bindparam("member_id")
+
+# Statements are built once: SQLAlchemy then reuses their compiled form on every receipt.
+LOCK = (
+    select(
+        ACCOUNT.c.id,
+        ACCOUNT.c.balance,
+        ACCOUNT.c.debt,
+        ACCOUNT.c.lifetime_earned,
+        ACCOUNT.c.tier_code,
+        ACCOUNT.c.tier_since,
+        ACCOUNT.c.qualifying_spend,
+        ACCOUNT.c.first_earn_at,
+        ACCOUNT.c.birthday_bonus_year,
+        # Read in the same statement as the lock: a programme change committed while this
+        # receipt waited for the lock applies from the next receipt, as if it came later.
+        select(PROGRAMME.c.revision)
+        .where(PROGRAMME.c.code == PROGRAMME_CODE)
+        .scalar_subquery()
+        .label("revision"),
+        select(MEMBER.c.birthday)
+        .where(MEMBER.c.id == _MEMBER_ID)
+        .scalar_subquery()
+        .label("birthday"),
+    )
+    .where(ACCOUNT.c.member_id == _MEMBER_ID)
+    .with_for_update(of=ACCOUNT)
+)
+LOTS = (
+    select(LINE.c.id, LINE.c.remaining, LINE.c.expires_at)
+    .where(
+        LINE.c.member_id == _MEMBER_ID,
+        LINE.c.remaining > 0,
+        or_(LINE.c.expires_at.is_(None), LINE.c.expires_at > _NOW),
+        or_(LINE.c.available_at.is_(None), LINE.c.available_at <= _NOW),
+    )
+    .order_by(LINE.c.expires_at.asc().nulls_last(), LINE.c.id)
+)
+TAKE = (
+    update(LINE)
+    .where(LINE.c.id == bindparam("lot_id"))
+    .values(remaining=LINE.c.remaining - bindparam("take"))
+)
+INSERT_LINES = insert(LINE)
+INSERT_LOT = insert(LINE).returning(LINE.c.id)
+# In the account's UPDATE a parameter may not be named like one of its columns.
+_OWNER: BindParameter[int] = bindparam("owner")
+_live = (LINE.c.member_id == _OWNER, LINE.c.remaining > 0)
+_PENDING = (
+    select(func.coalesce(func.sum(LINE.c.remaining), 0))
+    .where(*_live, LINE.c.available_at > _NOW)
+    .where(or_(LINE.c.expires_at.is_(None), LINE.c.expires_at > _NOW))
+    .scalar_subquery()
+)
+_EXPIRED = (
+    select(func.coalesce(func.sum(LINE.c.remaining), 0))
+    .where(*_live, LINE.c.expires_at <= _NOW)
+    .scalar_subquery()
+)
+# The position comes back from the account's own update: the lock is held, so no other
+# transaction can change this member's lots between the update and its subqueries.
+SAVE = (
+    update(ACCOUNT)
+    .where(ACCOUNT.c.id == bindparam("account_id"))
+    .values(
+        balance=bindparam("new_balance"),
+        debt=bindparam("new_debt"),
+        lifetime_earned=bindparam("new_lifetime"),
+        tier_code=bindparam("new_tier"),
+        tier_since=bindparam("new_tier_since", type_=UTCDateTime()),
+        qualifying_spend=bindparam("new_spend", type_=ACCOUNT.c.qualifying_spend.type),
+        first_earn_at=bindparam("new_first_earn", type_=UTCDateTime()),
+        birthday_bonus_year=bindparam("new_birthday_year"),
+        updated_at=_NOW,
+    )
+    .returning(_PENDING.label("pending"), _EXPIRED.label("expired"))
+)
+
+
+@dataclass
+class AccountState:
+    """The locked account's values while a receipt changes them."""
+
+    id: int
+    balance: int
+    debt: int
+    lifetime_earned: int
+    tier_code: str
+    tier_since: datetime
+    qualifying_spend: Decimal
+    first_earn_at: datetime | None
+    birthday_bonus_year: int | None
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> AccountState:
+        """From the lock statement's row."""
+        return cls(
+            id=row.id,
+            balance=row.balance,
+            debt=row.debt,
+            lifetime_earned=row.lifetime_earned,
+            tier_code=row.tier_code,
+            tier_since=row.tier_since,
+            qualifying_spend=row.qualifying_spend,
+            first_earn_at=row.first_earn_at,
+            birthday_bonus_year=row.birthday_bonus_year,
+        )
+
+
+def spendable(conn: Connection, member_id: int, now: datetime, need: int) -> list[rules.Lot]:
+    """The member's spendable lots, soonest-expiring first: only the first few if they cover
+    ``need`` (a regular may hold hundreds of lots)."""
+    params = {"member_id": member_id, "now": now}
+    first = [
+        rules.Lot(r.id, r.remaining, r.expires_at)
+        for r in conn.execute(LOTS.limit(ledger.FIRST_LOTS), params)
+    ]
+    if len(first) < ledger.FIRST_LOTS or sum(lot.remaining for lot in first) >= need:
+        return first
+    return [rules.Lot(r.id, r.remaining, r.expires_at) for r in conn.execute(LOTS, params)]
+
+
+class Writes:
+    """A receipt's ledger writes, sent with the account's update in as few statements as can be.
+
+    On PostgreSQL the new lines (a multi-row ``INSERT``) and the lots taken (``UPDATE … FROM
+    (VALUES …)``) ride as data-modifying CTEs of the account's ``UPDATE`` — one round trip
+    for all three. Its ``RETURNING`` subqueries see the statement's snapshot, which predates
+    the CTEs: lots taken are spendable ones (never pending or expired, so not counted
+    either way), and the new lines' own pending or expired points are added here. SQLite
+    has no data-modifying CTEs and no round trips to save: the statements run in turn.
+    """
+
+    def __init__(self, conn: Connection, member_id: int) -> None:
+        self.conn = conn
+        self.member_id = member_id
+        self.rows: list[dict[str, Any]] = []
+        self.takes: dict[int, int] = {}
+        self.together = conn.dialect.name == "postgresql"
+
+    def send(self) -> None:
+        """Write what is pending now (when a later read must see it)."""
+        if self.takes:
+            self.conn.execute(TAKE, [{"lot_id": k, "take": v} for k, v in self.takes.items()])
+        if self.rows:
+            self.conn.execute(INSERT_LINES, self.rows)
+        self.rows, self.takes = [], {}
+
+    def save(self, now: datetime, params: dict[str, Any]) -> tuple[int, int]:
+        """Write everything and the account; the member's (pending, expired) points after."""
+        params = {**params, "owner": self.member_id, "now": now}
+        if not self.together:
+            self.send()
+            saved = self.conn.execute(SAVE, params).one()
+            return int(saved.pending or 0), int(saved.expired or 0)
+        statement = SAVE
+        if self.rows:
+            statement = statement.add_cte(insert(LINE).values(self.rows).cte("new_lines"))
+        if self.takes:
+            took = values(column("lot_id", Integer), column("take", Integer), name="took").data(
+                list(self.takes.items())
+            )
+            statement = statement.add_cte(
+                update(LINE)
+                .where(LINE.c.id == took.c.lot_id)
+                .values(remaining=LINE.c.remaining - took.c.take)
+                .cte("taken")
+            )
+        saved = self.conn.execute(statement, params).one()
+        pending, expired = int(saved.pending or 0), int(saved.expired or 0)
+        for row in self.rows:
+            if row["remaining"] <= 0:
+                continue
+            if row["expires_at"] is not None and row["expires_at"] <= now:
+                expired += row["remaining"]
+            elif row["available_at"] is not None and row["available_at"] > now:
+                pending += row["remaining"]
+        self.rows, self.takes = [], {}
+        return pending, expired

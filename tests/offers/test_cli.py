@@ -1,0 +1,92 @@
+"""The deals and list commands against a fresh database, down to the printed PDF."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from regulars.core import config as config_module
+from regulars.core.crypto import reset_cipher
+from regulars.core.timeutil import utcnow
+from regulars.entrypoints import context
+from regulars.entrypoints.cli import app
+from regulars.entrypoints.cli_offers import attach_list_commands
+from regulars.offers import pdf, queries, service
+from regulars.offers.schemas import ListSettingsUpdate
+from tests.factories.insights import shop
+from tests.factories.world import build_world
+
+runner = CliRunner()
+lists = typer.Typer()
+attach_list_commands(lists)
+
+
+@pytest.fixture
+def cli_db(fresh_database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("REGULARS_DATABASE_URL", fresh_database)
+    config_module.get_settings.cache_clear()
+    context.engine.cache_clear()
+    yield fresh_database
+    reset_cipher()
+    context.engine().dispose()
+    context.engine.cache_clear()
+    config_module.get_settings.cache_clear()
+
+
+def invoke(target: typer.Typer, *args: str, code: int = 0) -> str:
+    result = runner.invoke(target, list(args))
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def test_deals_import_generate_show_print(cli_db: str, tmp_path: Path) -> None:
+    today = utcnow().date()
+    with context.new_uow() as uow:
+        world = build_world(uow, members=2)
+        for week in range(1, 5):
+            for member in range(2):
+                shop(
+                    uow,
+                    world,
+                    member=member,
+                    at=utcnow() - timedelta(weeks=week),
+                    products=(0, 1),
+                    quantity="60",
+                )
+        # No control group here: both members must get a list whatever the cycle's seed.
+        service.settings_update(uow, data=ListSettingsUpdate(control_share=0.0))
+        uow.commit()
+        sku = world.products[0].sku
+    start = (datetime.now(UTC) - timedelta(days=30)).isoformat()
+    end = (datetime.now(UTC) + timedelta(days=60)).isoformat()
+    csv_file = tmp_path / "deals.csv"
+    csv_file.write_text(
+        "code,title,target,target_value,kind,value,valid_from,valid_to\n"
+        f"K1,Kettle chips,product,{sku},percent,25,{start},{end}\n"
+        f"K2,Broken,product,{sku},percent,25,{start},not-a-date\n",
+        encoding="utf-8",
+    )
+    out = invoke(app, "deals", "import", str(csv_file), code=2)
+    assert "loaded 1" in out
+    assert "K1" in invoke(app, "deals", "list")
+    generated = invoke(lists, "generate", "--day", today.isoformat())
+    assert "'lists': 2" in generated
+    shown = invoke(lists, "show", "--member", str(world.members[0].id), "--lang", "en")
+    assert "Product 1" in shown and "percent 25" in shown
+    target = tmp_path / "list.pdf"
+    invoke(lists, "print", "--member", str(world.members[0].id), "--out", str(target))
+    data = target.read_bytes()
+    assert data.startswith(b"%PDF") and len(data) > 1500
+    with context.new_uow() as uow:
+        row = queries.member_current_list(uow.session, member_id=world.members[0].id, at=utcnow())
+        assert row is not None and row.code is not None
+    statement = pdf.statement_pdf(
+        [], start=utcnow() - timedelta(days=30), end=utcnow(), locale="zh_CN"
+    )
+    assert statement.startswith(b"%PDF")
+    assert pdf.statement_csv([]).strip() == ",".join(pdf.STATEMENT_HEADER)
