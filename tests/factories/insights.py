@@ -108,7 +108,8 @@ def stored_run(uow: UnitOfWork, member_ids: list[int], *, segment: str = "champi
         "loss_makers": 0,
         "churn": {"at_risk": len(member_ids)},
         "churn_trend": [
-            {"month": "2026-01-01", "members": 2, "at_risk": 1, "churned": 0, "churn_rate": 0.0}
+            {"month": "2025-12-01", "members": 0, "at_risk": 0, "churned": 0, "churn_rate": None},
+            {"month": "2026-01-01", "members": 2, "at_risk": 1, "churned": 0, "churn_rate": 0.0},
         ],
         "clv": {"params": {"r": 0.2}, "histogram": [["0–50", 1]], "total": 50.0, "mean": 25.0},
         "signals": {"baby": 1},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -80,3 +80,15 @@ def test_spark_engine_gives_the_local_scores(demo, tmp_path) -> None:
     )
     assert local.summary["segments"] == spark.summary["segments"]
     assert isinstance(local.frames["pareto"], pl.DataFrame)
+
+
+def test_a_run_without_a_time_stops_just_past_the_newest_receipt(demo) -> None:
+    """The demo's 2017 data (or tills gone quiet) must not make every member "churned"."""
+    uow = demo
+    newest = uow.session.scalar(select(func.max(Receipt.occurred_at)))
+    run = analytics_run_in(uow)
+    assert run.as_of == newest.replace(microsecond=0) + timedelta(seconds=1) or (
+        run.as_of - newest
+    ) == timedelta(seconds=1)
+    assert run.summary["churn"].get("active", 0) > 0
+    assert run.summary["tiers"][0]["members"] > 0

@@ -22,10 +22,10 @@ from regulars.analytics.extract import extract_to_parquet
 from regulars.core.config import get_settings
 from regulars.core.i18n import translate
 from regulars.core.labels import label
-from regulars.core.timeutil import as_utc, utcnow
+from regulars.core.timeutil import as_utc
 from regulars.entrypoints import context
 from regulars.insights.queries import run_get
-from regulars.jobs.analytics import Computed, analytics_compute, analytics_run
+from regulars.jobs.analytics import Computed, analytics_compute, analytics_run, data_end
 
 console = Console()
 err = Console(stderr=True)
@@ -51,9 +51,9 @@ AsOfOpt = Annotated[
 ]
 
 
-def _as_of(text: str | None) -> datetime:
+def _as_of(text: str | None) -> datetime | None:
     if not text:
-        return utcnow()
+        return None  # now, or just past the newest receipt (see jobs.analytics.data_end)
     try:
         value = datetime.fromisoformat(text)
     except ValueError as exc:
@@ -105,7 +105,8 @@ def _computed(engine: EngineName, master: str | None, as_of: str | None) -> Comp
     work = Path(tempfile.mkdtemp(prefix="regulars-analytics-"))
     try:
         with context.new_uow() as uow:
-            snapshot = extract_to_parquet(uow.session.connection(), work, as_of=_as_of(as_of))
+            when = _as_of(as_of) or data_end(uow)
+            snapshot = extract_to_parquet(uow.session.connection(), work, as_of=when)
         return analytics_compute(snapshot, engine=engine.value, master=master, parquet_dir=work)
     finally:
         shutil.rmtree(work, ignore_errors=True)

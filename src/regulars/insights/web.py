@@ -77,6 +77,11 @@ def signal_json(signal: MemberSignal) -> dict[str, Any]:
     return {"signal": signal.signal, "score": signal.score, "evidence": signal.evidence}
 
 
+def _num(value: Any) -> float:
+    """A summary number, 0 when the analysis left it undefined (a month with no members)."""
+    return float(value) if value is not None else 0.0
+
+
 def charts(summary: dict[str, Any], locale: str) -> dict[str, Any]:
     """The overview's charts, drawn from a run's summary in the reader's language."""
 
@@ -121,10 +126,10 @@ def charts(summary: dict[str, Any], locale: str) -> dict[str, Any]:
     if trend:
         out["trend"] = line_chart(
             [
-                (t(_("churn rate")), [float(r["churn_rate"]) for r in trend]),
+                (t(_("churn rate")), [_num(r["churn_rate"]) for r in trend]),
                 (
                     t(_("at risk")),
-                    [float(r["at_risk"]) / max(1, int(r["members"])) for r in trend],
+                    [_num(r["at_risk"]) / max(1, int(r["members"])) for r in trend],
                 ),
             ],
             title=t(_("Monthly churn")),
@@ -132,8 +137,8 @@ def charts(summary: dict[str, Any], locale: str) -> dict[str, Any]:
             percent=True,
             y_max=max(
                 [0.05]
-                + [float(r["churn_rate"]) for r in trend]
-                + [float(r["at_risk"]) / max(1, int(r["members"])) for r in trend]
+                + [_num(r["churn_rate"]) for r in trend]
+                + [_num(r["at_risk"]) / max(1, int(r["members"])) for r in trend]
             ),
         )
     return out
@@ -151,7 +156,13 @@ def overview(
         previous = queries.run_previous(uow.session, run)
         data["previous"] = previous
         data["movement"] = (
-            queries.segment_movement(uow.session, run_id=run.id, previous_id=previous.id)[:15]
+            [
+                move
+                for move in queries.segment_movement(
+                    uow.session, run_id=run.id, previous_id=previous.id
+                )
+                if move[0] != move[1]  # members who stayed put are not movement
+            ][:15]
             if previous
             else []
         )

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from regulars.analytics.extract import Snapshot, extract_to_parquet
@@ -26,6 +27,7 @@ from regulars.core.timeutil import as_utc, utcnow
 from regulars.core.uow import UnitOfWork
 from regulars.insights import service as insights
 from regulars.insights.models import ScoreRun
+from regulars.sales.models import Receipt
 
 __all__ = ["Computed", "analytics_compute", "analytics_run", "analytics_run_in", "nightly_job"]
 
@@ -171,7 +173,7 @@ def analytics_run_in(
     keep: Callable[[Computed], None] | None = None,
 ) -> ScoreRun:
     """Extract, analyse and store one run inside ``uow`` (the caller commits)."""
-    when = as_utc(as_of or utcnow())
+    when = as_utc(as_of) if as_of is not None else data_end(uow)
     run = insights.run_start(
         uow, as_of=when, engine=engine, params={"master": master}, started_by=started_by
     )
@@ -186,6 +188,19 @@ def analytics_run_in(
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def data_end(uow: UnitOfWork, *, now: datetime | None = None) -> datetime:
+    """Analyse up to now, or just past the newest receipt if the tills have gone quiet.
+
+    A chain whose receipts stopped arriving (an outage, or the demo store's 2017 data) would
+    otherwise see every member "churned" and an empty 12-month pyramid.
+    """
+    current = as_utc(now or utcnow())
+    newest = uow.session.scalar(select(func.max(Receipt.occurred_at)))
+    if newest is None:
+        return current
+    return min(current, as_utc(newest) + timedelta(seconds=1))
 
 
 def _scratch() -> Path:
@@ -224,6 +239,6 @@ def nightly_job(uow: UnitOfWork, day: date) -> dict[str, Any]:
     """The scheduled run: every analysis on the data up to the end of ``day``."""
     end = datetime.combine(day + timedelta(days=1), datetime.min.time())
     local_end = end.replace(tzinfo=ZoneInfo(get_settings().timezone))
-    as_of = min(as_utc(local_end), utcnow())
+    as_of = data_end(uow, now=min(as_utc(local_end), utcnow()))
     run = analytics_run_in(uow, as_of=as_of, engine="local", started_by="scheduler")
     return {"run_id": run.id, "members": run.summary.get("members", 0)}
