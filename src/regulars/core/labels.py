@@ -87,6 +87,7 @@ LABELS: dict[str, str] = {
     "pet_dog": _("dog owner"),
     "pet_cat": _("cat owner"),
     "pet": _("pet owner"),
+    "pet_other": _("other pet"),
     # analytics engines
     "local": _("local"),
     "spark": _("Spark"),

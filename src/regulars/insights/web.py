@@ -129,7 +129,10 @@ def charts(summary: dict[str, Any], locale: str) -> dict[str, Any]:
                 (t(_("churn rate")), [_num(r["churn_rate"]) for r in trend]),
                 (
                     t(_("at risk")),
-                    [_num(r["at_risk"]) / max(1, int(r["members"])) for r in trend],
+                    [
+                        (_num(r["at_risk"]) / int(r["members"]) if r["members"] else 0.0)
+                        for r in trend
+                    ],
                 ),
             ],
             title=t(_("Monthly churn")),
@@ -138,7 +141,7 @@ def charts(summary: dict[str, Any], locale: str) -> dict[str, Any]:
             y_max=max(
                 [0.05]
                 + [_num(r["churn_rate"]) for r in trend]
-                + [_num(r["at_risk"]) / max(1, int(r["members"])) for r in trend]
+                + [(_num(r["at_risk"]) / int(r["members"]) if r["members"] else 0.0) for r in trend]
             ),
         )
     return out
