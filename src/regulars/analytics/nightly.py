@@ -67,8 +67,8 @@ class NightlyOptions:
     trend_months: int = 12
     signal_rules: Sequence[SignalRule] = DEFAULT_SIGNALS
     life_stage_window_days: int = 365
-    # Weeks, the usual grain for grocery CLV; on daily periods clv.py currently returns NaN
-    # expected purchases on Complete Journey (a RuntimeWarning in bgnbd.expected_purchases).
+    # Weeks: several shopping trips in one week are one purchase occasion for BG/NBD, which
+    # keeps the model about regular shoppers' weeks rather than their days.
     clv_period_days: float = 7.0
     clv_horizon_days: float = 90.0
 

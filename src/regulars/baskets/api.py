@@ -56,7 +56,7 @@ Threshold = Annotated[float | None, Query(ge=0, le=1_000_000)]
 Order = Annotated[Literal["lift", "confidence", "support", "leverage"], Query()]
 
 
-def _suggest(
+def till_suggestions(
     session_factory: sessionmaker[Session], api_key: str | None, data: SuggestIn
 ) -> SuggestionsRead:
     """Check the till's key, find the run in force for its store and ask the index."""
@@ -103,7 +103,9 @@ async def suggestions(
     # One hand-off to a worker thread for the whole read (key check, run in force, index),
     # where the usual unit-of-work and till dependencies would take four: at the till every
     # millisecond counts, and on a busy machine each hand-off waits for a core.
-    return await run_in_threadpool(_suggest, request.app.state.session_factory, api_key, data)
+    return await run_in_threadpool(
+        till_suggestions, request.app.state.session_factory, api_key, data
+    )
 
 
 def pick_run(uow: UowDep, *, run_id: int | None, level: str, store_id: int | None) -> BasketRun:
