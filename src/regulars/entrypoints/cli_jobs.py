@@ -3,17 +3,18 @@ and ``regulars points coupons …``."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from regulars.core.config import get_settings
 from regulars.core.errors import DomainError, NotFound
 from regulars.core.i18n import _, translate
+from regulars.core.templating import local_time
 from regulars.entrypoints import context
 from regulars.jobs.registry import JOBS, job_run, scheduler_thread
 from regulars.loyalty import coupons as loyalty_coupons
@@ -189,21 +190,24 @@ def _coupon_row(table: Table, coupon: MemberCoupon) -> None:
         coupon.kind, coupon.value, coupon.max_discount, coupon.min_spend, coupon.title
     )
     table.add_row(
-        str(coupon.id),
         loyalty_rules.coupon_code_display(coupon.code),
         str(coupon.member_id),
         translate(coupon.title, locale),
         ", ".join(translate(m, locale, **p) for m, p in terms),
-        f"{coupon.valid_from:%Y-%m-%d} – {coupon.valid_to:%Y-%m-%d %H:%M}",
-        coupon.source,
-        loyalty_queries.coupon_state(coupon),
-        str(coupon.receipt_id or ""),
+        local_time(coupon.valid_to - timedelta(seconds=1), "%Y-%m-%d %H:%M"),
+        loyalty_queries.coupon_state(coupon)
+        + (f" #{coupon.receipt_id}" if coupon.receipt_id else ""),
     )
 
 
 def _coupon_table() -> Table:
     return Table(
-        "id", "code", "member", "title", "terms", "valid (UTC)", "source", "state", "receipt"
+        Column("code", no_wrap=True),
+        "member",
+        Column("title", no_wrap=True),
+        "terms",
+        Column("until", no_wrap=True),
+        Column("state", no_wrap=True),
     )
 
 
