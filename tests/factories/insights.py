@@ -62,8 +62,13 @@ def history(uow: UnitOfWork, world: World, *, member: int, every_days: int, visi
         shop(uow, world, member=member, at=T0 + timedelta(days=n * every_days), products=(0, 1))
 
 
-def stored_run(uow: UnitOfWork, member_ids: list[int], *, segment: str = "champions") -> ScoreRun:
-    """A finished run with hand-made scores for ``member_ids``."""
+def stored_run(
+    uow: UnitOfWork, member_ids: list[int], *, segment: str = "champions", losers: int = 0
+) -> ScoreRun:
+    """A finished run with hand-made scores for ``member_ids``; the last ``losers`` of them
+    lost money (profit −1, −2, … in lead), the rest earned 0, 1, 2 …"""
+    kept = len(member_ids) - losers
+    profits = [float(i) for i in range(kept)] + [-float(i + 1) for i in range(losers)]
     run = service.run_start(uow, as_of=T0, engine="local")
     scores = pl.DataFrame(
         {
@@ -75,9 +80,9 @@ def stored_run(uow: UnitOfWork, member_ids: list[int], *, segment: str = "champi
             "f_score": [5] * len(member_ids),
             "m_score": [4] * len(member_ids),
             "rfm_segment": [segment] * len(member_ids),
-            "profit": [float(i) for i in range(len(member_ids))],
-            "tier": ["gold"] * len(member_ids),
-            "loss_making": [False] * len(member_ids),
+            "profit": profits,
+            "tier": ["gold"] * kept + ["lead"] * losers,
+            "loss_making": [False] * kept + [True] * losers,
             "churn_status": ["at_risk"] * len(member_ids),
             "p_alive": [0.8] * len(member_ids),
             "clv": [float("nan")] + [50.0] * (len(member_ids) - 1),
@@ -105,7 +110,7 @@ def stored_run(uow: UnitOfWork, member_ids: list[int], *, segment: str = "champi
         ],
         "pareto": [[0.0, 0.0], [0.5, 0.8], [1.0, 1.0]],
         "top20_share": 0.61,
-        "loss_makers": 0,
+        "loss_makers": losers,
         "churn": {"at_risk": len(member_ids)},
         "churn_trend": [
             {"month": "2025-12-01", "members": 0, "at_risk": 0, "churned": 0, "churn_rate": None},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from regulars.insights import queries
 from regulars.staff.models import AuditEvent
 from tests.factories.insights import stored_run
 from tests.factories.web import login, make_staff
@@ -65,3 +66,30 @@ def test_profile_panel_and_api_show_a_members_scores(client, uow, world) -> None
     assert listing.json()["total"] == len(ids) and len(listing.json()["items"]) == 2
     wrong = client.get("/api/v1/insights/members?tier=bronze", headers=world.staff("analyst"))
     assert wrong.status_code == 422
+
+
+def test_loss_making_members_are_named_on_the_page_api_and_in_segments(client, uow, world) -> None:
+    ids = [m.id for m in world.members]
+    assert len(ids) >= 3
+    run = stored_run(uow, ids, losers=2)
+    uow.commit()
+    make_staff(uow, "ana", "analyst", locale="en")
+    login(client, "ana")
+    overview = client.get("/insights")
+    assert 'data-testid="loss-makers-link"' in overview.text
+    page = client.get("/insights/members?loss_making=true&order=loss")
+    assert page.status_code == 200 and "Loss-making members" in page.text
+    assert "2 members" in page.text
+    # Largest loss first: the last member lost 2, the one before lost 1.
+    assert page.text.index(f"/members/{ids[-1]}") < page.text.index(f"/members/{ids[-2]}")
+    assert f'/members/{ids[0]}"' not in page.text
+    api = client.get(
+        "/api/v1/insights/members?loss_making=true&order=loss", headers=world.staff("analyst")
+    )
+    body = api.json()
+    assert body["total"] == 2
+    assert [i["member_id"] for i in body["items"]] == [ids[-1], ids[-2]]
+    assert all(i["loss_making"] and i["tier"] == "lead" for i in body["items"])
+    assert queries.segment_member_ids(
+        uow.session, run_id=run.id, filters={}, loss_making=True
+    ) == sorted(ids[-2:])

@@ -23,8 +23,6 @@ from regulars.analytics.churn import DEFAULT_RULES as DEFAULT_CHURN
 from regulars.analytics.churn import ChurnRules, win_back
 from regulars.analytics.clv import ClvFit, clv_scores
 from regulars.analytics.engines.local import Engine, LocalEngine, Source
-from regulars.analytics.engines.spark import spark_session
-from regulars.analytics.engines.spark_engine import SparkEngine
 from regulars.analytics.lifestage import DEFAULT_RULES as DEFAULT_SIGNALS
 from regulars.analytics.lifestage import SignalRule
 from regulars.analytics.pyramid import PyramidCuts, pareto_curve, top_share
@@ -50,6 +48,11 @@ def engine_named(name: str, *, master: str = "local[2]") -> Engine:
     if name == "local":
         return LocalEngine()
     if name == "spark":
+        # Imported here, not at the top: PySpark costs a noticeable part of a second to import,
+        # and the server, the CLI and the tests load this module without ever choosing Spark.
+        from regulars.analytics.engines.spark import spark_session
+        from regulars.analytics.engines.spark_engine import SparkEngine
+
         return SparkEngine(spark_session(master))
     raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
 

@@ -11,7 +11,7 @@ import tempfile
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import polars as pl
 import typer
@@ -24,7 +24,7 @@ from regulars.core.i18n import translate
 from regulars.core.labels import label
 from regulars.core.timeutil import as_utc
 from regulars.entrypoints import context
-from regulars.insights.queries import run_get
+from regulars.insights.queries import members_scored, run_get, run_latest
 from regulars.jobs.analytics import Computed, analytics_compute, analytics_run, data_end
 
 console = Console()
@@ -98,6 +98,64 @@ def run(
         f"run {run_id}: {summary.get('members', 0)} members in {seconds:.1f} s "
         f"({engine.value}); top 20% bring {summary.get('top20_share', 0) * 100:.1f}% of profit"
     )
+
+
+@analytics_app.command("members")
+def members(
+    segment: Annotated[str | None, typer.Option(help="RFM segment code, e.g. at_risk")] = None,
+    tier: Annotated[str | None, typer.Option(help="platinum, gold, iron or lead")] = None,
+    churn: Annotated[str | None, typer.Option(help="active, at_risk, churned or new")] = None,
+    loss_making: Annotated[
+        bool, typer.Option("--loss-making", help="only members whose gross margin is negative")
+    ] = False,
+    order: Annotated[str, typer.Option(help="clv, profit, monetary, overdue or loss")] = "clv",
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
+    out: Annotated[Path | None, typer.Option(help="write all matches as CSV/Parquet")] = None,
+) -> None:
+    """Members of the latest stored run by segment, tier, churn status or loss-making."""
+    filters = {"rfm_segment": segment, "tier": tier, "churn_status": churn}
+    with context.new_uow() as uow:
+        latest = run_latest(uow.session)
+        if latest is None:
+            err.print("[red]no analytics run stored yet: regulars analytics run[/red]")
+            raise typer.Exit(1)
+        run_id = latest.id
+        total, rows = members_scored(
+            uow.session,
+            run_id=run_id,
+            filters=filters,
+            loss_making=loss_making,
+            order=order,
+            limit=100_000 if out else limit,
+        )
+        records: list[dict[str, Any]] = [
+            {
+                "member_id": r.member_id,
+                "rfm_segment": r.rfm_segment,
+                "tier": r.tier,
+                "profit": float(r.profit) if r.profit is not None else None,
+                "loss_making": r.loss_making,
+                "churn_status": r.churn_status,
+                "clv": float(r.clv) if r.clv is not None else None,
+            }
+            for r in rows
+        ]
+    if out is not None:
+        _write(pl.DataFrame(records), out)
+        return
+    locale = get_settings().default_locale
+    table = Table("member", "segment", "tier", "profit", "churn", "CLV")
+    for r in records:
+        table.add_row(
+            str(r["member_id"]),
+            translate(label(r["rfm_segment"]), locale) if r["rfm_segment"] else "",
+            translate(label(r["tier"]), locale) if r["tier"] else "",
+            "" if r["profit"] is None else f"{r['profit']:.2f}",
+            translate(label(r["churn_status"]), locale) if r["churn_status"] else "",
+            "" if r["clv"] is None else f"{r['clv']:.2f}",
+        )
+    console.print(table)
+    console.print(f"{total} members in run {run_id}; {len(records)} shown")
 
 
 def _computed(engine: EngineName, master: str | None, as_of: str | None) -> Computed:

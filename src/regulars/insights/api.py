@@ -81,11 +81,14 @@ def scored_members(
     rfm_segment: Segment | None = None,
     tier: Literal["platinum", "gold", "iron", "lead"] | None = None,
     churn_status: Literal["active", "at_risk", "churned", "new"] | None = None,
-    order: Literal["clv", "profit", "monetary", "overdue"] = "clv",
+    loss_making: bool = False,
+    order: Literal["clv", "profit", "monetary", "overdue", "loss"] = "clv",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> ScoredPage:
-    """Members of the latest run by segment, tier or churn status (win-back lists)."""
+    """Members of the latest run by segment, tier or churn status (win-back lists);
+    ``loss_making=true`` names the members who cost more than they brought (order ``loss``:
+    largest loss first)."""
     run = queries.run_latest(uow.session)
     if run is None:
         return ScoredPage(total=0, items=[])
@@ -93,6 +96,7 @@ def scored_members(
         uow.session,
         run_id=run.id,
         filters={"rfm_segment": rfm_segment, "tier": tier, "churn_status": churn_status},
+        loss_making=loss_making,
         order=order,
         limit=limit,
         offset=offset,

@@ -31,6 +31,7 @@ ORDERS: dict[str, Any] = {
     "profit": MemberScore.profit.desc(),
     "monetary": MemberScore.monetary.desc(),
     "overdue": MemberScore.days_since_last.desc(),
+    "loss": MemberScore.profit.asc(),
 }
 
 
@@ -117,8 +118,12 @@ def member_insights(session: Session, *, member_id: int, history: int = 6) -> Me
     return MemberInsights(score=score, run=run, signals=signals, history=pairs)
 
 
-def _filtered(run_id: int, filters: dict[str, str | None]) -> Select[Any]:
+def _filtered(
+    run_id: int, filters: dict[str, str | None], *, loss_making: bool = False
+) -> Select[Any]:
     query = select(MemberScore).where(MemberScore.run_id == run_id)
+    if loss_making:
+        query = query.where(MemberScore.loss_making.is_(True))
     for column, value in filters.items():
         if column not in MEMBER_FILTERS:
             raise InvalidInput(_("cannot filter on {column}"), field=column, column=column)
@@ -132,14 +137,20 @@ def members_scored(
     *,
     run_id: int,
     filters: dict[str, str | None],
+    loss_making: bool = False,
     order: str = "clv",
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[int, list[MemberScore]]:
-    """Scored members of a run matching ``filters`` (total, one page), most valuable first."""
+    """Scored members of a run matching ``filters`` (total, one page), most valuable first.
+
+    ``loss_making`` keeps only the members whose gross margin was negative (the pyramid's
+    loss-makers, named so that staff can look at what they buy); order ``loss`` puts the
+    largest loss first.
+    """
     if order not in ORDERS:
         raise InvalidInput(_("cannot sort by {order}"), field="order", order=order)
-    query = _filtered(run_id, filters)
+    query = _filtered(run_id, filters, loss_making=loss_making)
     total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
     page = session.scalars(
         query.order_by(ORDERS[order].nulls_last(), MemberScore.member_id)
@@ -150,8 +161,14 @@ def members_scored(
 
 
 def segment_member_ids(
-    session: Session, *, run_id: int, filters: dict[str, str | None]
+    session: Session,
+    *,
+    run_id: int,
+    filters: dict[str, str | None],
+    loss_making: bool = False,
 ) -> list[int]:
     """Member ids of a segment (for campaigns and lists)."""
-    query = _filtered(run_id, filters).with_only_columns(MemberScore.member_id)
+    query = _filtered(run_id, filters, loss_making=loss_making).with_only_columns(
+        MemberScore.member_id
+    )
     return [int(m) for m in session.scalars(query.order_by(MemberScore.member_id))]

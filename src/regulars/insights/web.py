@@ -180,15 +180,23 @@ def members(
     rfm_segment: str | None = Query(None, max_length=30),
     tier: str | None = Query(None, max_length=10),
     churn_status: str | None = Query(None, max_length=10),
+    loss_making: bool = Query(False),
     order: str = Query("clv", max_length=10),
     offset: int = Query(0, ge=0, le=10_000_000),
 ) -> HTMLResponse:
-    """Members of a segment, tier or churn status, most valuable first (win-back lists)."""
+    """Members of a segment, tier or churn status, most valuable first (win-back lists), or
+    the loss-making members, largest loss first."""
     run = queries.run_latest(uow.session)
     filters = {"rfm_segment": rfm_segment, "tier": tier, "churn_status": churn_status}
     total, rows = (
         queries.members_scored(
-            uow.session, run_id=run.id, filters=filters, order=order, limit=PAGE, offset=offset
+            uow.session,
+            run_id=run.id,
+            filters=filters,
+            loss_making=loss_making,
+            order=order,
+            limit=PAGE,
+            offset=offset,
         )
         if run
         else (0, [])
@@ -198,6 +206,7 @@ def members(
         "rows": rows,
         "total": total,
         "filters": filters,
+        "loss_making": loss_making,
         "order": order,
         "offset": offset,
         "page": PAGE,
