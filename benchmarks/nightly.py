@@ -14,7 +14,8 @@ writes every result table to Parquet and the parent checks that both engines' ta
 (the tolerance of ``tests/analytics/test_engines.py``).
 
 ``run()`` returns the markdown; ``python benchmarks/nightly.py`` writes it to
-``benchmarks/results/analytics-nightly.md``. ``--lines`` sets the generated sizes.
+``benchmarks/results/analytics.md`` (its ``nightly.py`` section). ``--lines`` sets the
+generated sizes.
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ from polars.testing import assert_frame_equal
 from regulars.analytics.calibration import complete_journey
 from regulars.analytics.generate import generate_parquet
 from regulars.analytics.nightly import engine_named, nightly
+from sections import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGET = ROOT / "benchmarks" / "results" / "analytics-nightly.md"
+TARGET = ROOT / "benchmarks" / "results" / "analytics.md"
 CJ_AS_OF = datetime(2018, 1, 2, tzinfo=UTC)
 GENERATED_AS_OF = datetime(2018, 1, 1, tzinfo=UTC)
 TABLES = ("lines", "products", "members")
@@ -273,8 +275,7 @@ def main() -> None:
         child(*args.child)
         return
     text = run(tuple(args.lines))
-    TARGET.parent.mkdir(parents=True, exist_ok=True)
-    TARGET.write_text(text, encoding="utf-8")
+    write_section(TARGET, "nightly.py", text)
     print(text)
 
 
