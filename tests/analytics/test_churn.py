@@ -87,7 +87,7 @@ def test_rhythm_is_the_interpolated_quantile_of_the_gaps() -> None:
     lines = visits_of({1: [1.0, 11.0, 14.0, 16.0, 17.0]})
     out = churn_status(lines, as_of=AS_OF)
     assert out["rhythm_days"][0] == pytest.approx(4.75)
-    median = churn_status(lines, as_of=AS_OF, rhythm_quantile=0.5)
+    median = churn_status(lines, as_of=AS_OF, rules=ChurnRules(rhythm_quantile=0.5))
     assert median["rhythm_days"][0] == pytest.approx(2.5)
 
 

@@ -179,24 +179,9 @@ def churn_status(
     lines: pl.DataFrame,
     *,
     as_of: datetime,
-    at_risk_factor: float = DEFAULT_RULES.at_risk_factor,
-    churned_factor: float = DEFAULT_RULES.churned_factor,
-    at_risk_days: float = DEFAULT_RULES.at_risk_days,
-    max_days: float = DEFAULT_RULES.max_days,
-    min_visits: int = DEFAULT_RULES.min_visits,
-    rhythm_quantile: float = DEFAULT_RULES.rhythm_quantile,
-    min_rhythm_days: float = DEFAULT_RULES.min_rhythm_days,
+    rules: ChurnRules = DEFAULT_RULES,
 ) -> pl.DataFrame:
     """Each member's visits, rhythm, days since the last visit, overdue ratio and status."""
-    rules = ChurnRules(
-        at_risk_factor=at_risk_factor,
-        churned_factor=churned_factor,
-        at_risk_days=at_risk_days,
-        max_days=max_days,
-        min_visits=min_visits,
-        rhythm_quantile=rhythm_quantile,
-        min_rhythm_days=min_rhythm_days,
-    )
     return _status_at(_gaps(visits(lines, as_of=as_of)), as_of, rules)
 
 

@@ -96,13 +96,7 @@ class SparkEngine:
         return spark_households.churn_status(
             self.frame(lines),
             as_of=as_of,
-            at_risk_factor=rules.at_risk_factor,
-            churned_factor=rules.churned_factor,
-            at_risk_days=rules.at_risk_days,
-            max_days=rules.max_days,
-            min_visits=rules.min_visits,
-            rhythm_quantile=rules.rhythm_quantile,
-            min_rhythm_days=rules.min_rhythm_days,
+            rules=rules,
         )
 
     def churn_trend(

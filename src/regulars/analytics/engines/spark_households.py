@@ -101,24 +101,9 @@ def churn_status(
     lines: SparkFrame,
     *,
     as_of: datetime,
-    at_risk_factor: float = DEFAULT_RULES.at_risk_factor,
-    churned_factor: float = DEFAULT_RULES.churned_factor,
-    at_risk_days: float = DEFAULT_RULES.at_risk_days,
-    max_days: float = DEFAULT_RULES.max_days,
-    min_visits: int = DEFAULT_RULES.min_visits,
-    rhythm_quantile: float = DEFAULT_RULES.rhythm_quantile,
-    min_rhythm_days: float = DEFAULT_RULES.min_rhythm_days,
+    rules: ChurnRules = DEFAULT_RULES,
 ) -> pl.DataFrame:
     """Visits, rhythm, absence, overdue ratio and status (Spark twin of ``churn.churn_status``)."""
-    rules = ChurnRules(
-        at_risk_factor=at_risk_factor,
-        churned_factor=churned_factor,
-        at_risk_days=at_risk_days,
-        max_days=max_days,
-        min_visits=min_visits,
-        rhythm_quantile=rhythm_quantile,
-        min_rhythm_days=min_rhythm_days,
-    )
     gaps = _gaps(visits(lines, as_of=as_of))
     return collect(_statuses(gaps, [as_of], rules), CHURN).sort("member_id")
 
