@@ -339,12 +339,51 @@ def test_the_member_sets_an_email_that_must_be_free(client, uow, member, other) 
         data={"csrf_token": csrf, "name": "Wang Fang", "email": "wang@example.com"},
         follow_redirects=False,
     )
-    assert ok.status_code == 303
+    assert ok.status_code == 303 and "email_sent=true" in ok.headers["location"]
+    uow.session.expire_all()
+    unconfirmed = queries.member_get(uow.session, member_id=member.id)
+    assert unconfirmed.email_masked is None  # nothing changes before the code comes back
+    [sent] = [m for m in _outbox(uow, member.id) if m.channel == "email"]
+    assert outbox_recipient(sent) == "wang@example.com" and sent.subject
+    page = client.get("/m/me")
+    assert 'data-testid="email-pending"' in page.text and "w***@example.com" in page.text
+    # The sign-in code is not the email code, and a wrong code is refused.
+    wrong = client.post("/m/me/email", data={"csrf_token": csrf, "code": "000000"})
+    assert wrong.status_code == 401
+    code = re.search(r"\b(\d{6})\b", sent.body).group(1)
+    confirmed = client.post(
+        "/m/me/email", data={"csrf_token": csrf, "code": code}, follow_redirects=False
+    )
+    assert confirmed.status_code == 303
     uow.session.expire_all()
     fresh = queries.member_get(uow.session, member_id=member.id)
     assert (
         fresh.email_masked == "w***@example.com"
         and queries.member_email(fresh) == "wang@example.com"
+    )
+    again = client.post("/m/me/email", data={"csrf_token": csrf, "code": code})
+    assert again.status_code == 401  # a code works once
+    assert 'data-testid="email-pending"' not in client.get("/m/me").text
+
+
+def test_changing_an_email_tells_the_old_address_and_a_code_cannot_sign_in(
+    client, uow, other
+) -> None:
+    csrf = _sign_in(client, uow, "13912340002", other.id)
+    client.post("/m/me/profile", data={"csrf_token": csrf, "email": "new.li@example.com"})
+    messages = [m for m in _outbox(uow, other.id) if m.channel == "email"]
+    recipients = {outbox_recipient(m): m for m in messages}
+    assert set(recipients) == {"new.li@example.com", "li.lei@example.com"}
+    notice = recipients["li.lei@example.com"]
+    assert notice.purpose == "notice" and "n***@example.com" in notice.body
+    code = re.search(r"\b(\d{6})\b", recipients["new.li@example.com"].body).group(1)
+    # The email-change code is no sign-in code, for the old address or the new one.
+    for identifier in ("13912340002", "li.lei@example.com"):
+        refused = client.post("/m/verify", data={"identifier": identifier, "code": code})
+        assert refused.status_code == 401
+    # The old address still signs in until the new one is confirmed.
+    assert queries.member_email(queries.member_get(uow.session, member_id=other.id)) == (
+        "li.lei@example.com"
     )
 
 

@@ -99,6 +99,10 @@ class MemberOtp(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(default=0)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "sign_in", or "email_change": a code sent to a new address, which ``target_enc``
+    # holds (encrypted) until the member types the code back.
+    purpose: Mapped[str] = mapped_column(String(20), default="sign_in", server_default="sign_in")
+    target_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class MemberSession(Base):

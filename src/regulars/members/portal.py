@@ -18,13 +18,19 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select, update
 
 from regulars.core.crypto import get_cipher
-from regulars.core.errors import Unauthorized
+from regulars.core.errors import Conflict, Unauthorized
 from regulars.core.i18n import LOCALES, _, translate
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
-from regulars.members import rules
+from regulars.members import rules, service
 from regulars.members.models import Member, MemberOtp, MemberSession
-from regulars.members.queries import member_by_email, member_by_mobile, member_resolve
+from regulars.members.queries import (
+    member_by_email,
+    member_by_mobile,
+    member_email,
+    member_resolve,
+)
+from regulars.members.schemas import MemberUpdate
 from regulars.notify.service import outbox_enqueue
 
 OTP_MINUTES = 10
@@ -108,12 +114,7 @@ def otp_request(uow: UnitOfWork, *, identifier: str) -> None:
         return None
     member, channel, recipient = found
     now = utcnow()
-    recent = uow.session.scalar(
-        select(func.count())
-        .select_from(MemberOtp)
-        .where(MemberOtp.member_id == member.id, MemberOtp.created_at > now - timedelta(hours=1))
-    )
-    if int(recent or 0) >= OTP_PER_HOUR:
+    if _codes_last_hour(uow, member.id) >= OTP_PER_HOUR:
         return None
     code = f"{secrets.randbelow(1_000_000):06d}"
     uow.session.add(
@@ -157,9 +158,20 @@ def otp_verify(uow: UnitOfWork, *, identifier: str, code: str) -> int:
     if found is None:
         raise Unauthorized(_FAILED, field="code")
     member = found[0]
+    _code_use(uow, member_id=member.id, code=code, purpose="sign_in")
+    return member.id
+
+
+def _code_use(uow: UnitOfWork, *, member_id: int, code: str, purpose: str) -> MemberOtp:
+    """Check ``code`` against the member's newest code for ``purpose`` and use it up.
+
+    A wrong guess is counted (the caller commits even on failure, so the count holds);
+    after ``OTP_MAX_ATTEMPTS`` wrong guesses, once used or once expired, the code no
+    longer works. Raises ``Unauthorized`` naming the field ``code``.
+    """
     otp = uow.session.scalars(
         select(MemberOtp)
-        .where(MemberOtp.member_id == member.id)
+        .where(MemberOtp.member_id == member_id, MemberOtp.purpose == purpose)
         .order_by(MemberOtp.created_at.desc(), MemberOtp.id.desc())
         .limit(1)
     ).first()
@@ -171,8 +183,7 @@ def otp_verify(uow: UnitOfWork, *, identifier: str, code: str) -> int:
         or otp.attempts >= OTP_MAX_ATTEMPTS
     ):
         raise Unauthorized(_FAILED, field="code")
-    given = code.strip()
-    if not hmac.compare_digest(otp.code_hash, _code_hash(member.id, given)):
+    if not hmac.compare_digest(otp.code_hash, _code_hash(member_id, code.strip())):
         # Counted in SQL so concurrent guesses cannot overwrite each other's count.
         uow.session.execute(
             update(MemberOtp)
@@ -195,7 +206,119 @@ def otp_verify(uow: UnitOfWork, *, identifier: str, code: str) -> int:
     )
     if int(getattr(result, "rowcount", 0) or 0) != 1:
         raise Unauthorized(_FAILED, field="code")
-    return member.id
+    return otp
+
+
+def _codes_last_hour(uow: UnitOfWork, member_id: int) -> int:
+    """How many codes of any purpose the member was sent in the last hour."""
+    since = utcnow() - timedelta(hours=1)
+    return int(
+        uow.session.scalar(
+            select(func.count())
+            .select_from(MemberOtp)
+            .where(MemberOtp.member_id == member_id, MemberOtp.created_at > since)
+        )
+        or 0
+    )
+
+
+def email_change_request(uow: UnitOfWork, *, member: Member, email: str) -> bool:
+    """Send a code to a new email address the member gave; change nothing yet.
+
+    The address becomes the member's only when they type the code back
+    (:func:`email_change_confirm`), so whoever holds a member's session cannot move the
+    sign-in codes to an inbox of theirs. The old address, if any, is told. Returns
+    ``False`` when the address is already the member's (nothing to confirm); an address
+    in use by another member raises ``Conflict``, a malformed one ``InvalidInput``, too
+    many codes in the last hour ``Unauthorized``.
+    """
+    address = rules.normalise_email(email)
+    if member_email(member) == address:
+        return False
+    other = member_by_email(uow.session, email=address)
+    if other is not None and other.id != member.id:
+        raise Conflict(_("email address is already registered"), field="email")
+    if _codes_last_hour(uow, member.id) >= OTP_PER_HOUR:
+        raise Unauthorized(_("too many codes in the last hour; try again later"), field="email")
+    cipher = get_cipher()
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    now = utcnow()
+    uow.session.add(
+        MemberOtp(
+            member_id=member.id,
+            code_hash=_code_hash(member.id, code),
+            channel="email",
+            purpose="email_change",
+            target_enc=cipher.encrypt(address),
+            created_at=now,
+            expires_at=now + timedelta(minutes=OTP_MINUTES),
+            attempts=0,
+        )
+    )
+    locale = member_locale(member)
+    outbox_enqueue(
+        uow,
+        channel="email",
+        recipient=address,
+        subject=translate(_("Confirm your new email address"), locale),
+        body=translate(
+            _(
+                "Your code to confirm this address for your Regulars member page is {code}."
+                " It expires in {minutes} minutes."
+            ),
+            locale,
+            code=code,
+            minutes=OTP_MINUTES,
+        ),
+        member_id=member.id,
+        purpose="otp",
+    )
+    old = member_email(member)
+    if old:
+        outbox_enqueue(
+            uow,
+            channel="email",
+            recipient=old,
+            subject=translate(_("Your member page email is being changed"), locale),
+            body=translate(
+                _(
+                    "Someone signed in to your member page asked to use {masked} for your"
+                    " email. If it was not you, tell the service desk."
+                ),
+                locale,
+                masked=rules.mask_email(address),
+            ),
+            member_id=member.id,
+            purpose="notice",
+        )
+    uow.flush()
+    return True
+
+
+def email_change_pending(uow: UnitOfWork, *, member_id: int) -> str | None:
+    """The masked new address waiting for its code, if one is (unused and unexpired)."""
+    otp = uow.session.scalars(
+        select(MemberOtp)
+        .where(MemberOtp.member_id == member_id, MemberOtp.purpose == "email_change")
+        .order_by(MemberOtp.created_at.desc(), MemberOtp.id.desc())
+        .limit(1)
+    ).first()
+    if otp is None or otp.used_at is not None or otp.expires_at <= utcnow():
+        return None
+    if otp.attempts >= OTP_MAX_ATTEMPTS:
+        return None
+    address = get_cipher().decrypt(otp.target_enc)
+    return rules.mask_email(address) if address else None
+
+
+def email_change_confirm(uow: UnitOfWork, *, member_id: int, code: str) -> str:
+    """Check the code sent to the new address and make that address the member's."""
+    otp = _code_use(uow, member_id=member_id, code=code, purpose="email_change")
+    address = get_cipher().decrypt(otp.target_enc)
+    if not address:
+        raise Unauthorized(_FAILED, field="code")
+    service.member_update(uow, member_id=member_id, data=MemberUpdate(email=address))
+    return address
 
 
 def _session_hash(session_id: str) -> str:

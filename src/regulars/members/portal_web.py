@@ -201,6 +201,7 @@ def _me(
         "consent_on": {(c.purpose, c.channel) for c in read.consents if c.granted},
         "error": error,
         "saved": saved,
+        "email_pending": portal.email_change_pending(uow, member_id=member.id),
     }
     return _page(request, "portal/me.html", data, locale=ctx.locale, ctx=ctx, status_code=status)
 
@@ -220,11 +221,20 @@ def me_page(
 
 @router.post("/m/me/profile", response_model=None)
 async def profile_submit(request: Request, uow: UowDep, ctx: MemberCsrf) -> Response:
-    """Save the member's corrections to their own profile."""
+    """Save the member's corrections to their own profile.
+
+    A new email address is not saved here: a code goes to it, and it becomes the member's
+    when they type the code back (``/m/me/email``).
+    """
     member_id = ctx.member.id
+    form = await request.form()
+    email = str(form.get("email") or "").strip()
     try:
-        data = profile_update(await request.form(), identity=("email",))
+        data = profile_update(form, identity=())
         service.member_update(uow, member_id=member_id, data=data)
+        sent = bool(email) and "*" not in email
+        if sent:
+            sent = portal.email_change_request(uow, member=ctx.member, email=email)
     except (DomainError, ValueError) as exc:  # ValueError covers Pydantic's and int()/date()'s
         uow.rollback()
         return _me(request, uow, ctx, error=form_error(exc), status=422)
@@ -232,6 +242,34 @@ async def profile_submit(request: Request, uow: UowDep, ctx: MemberCsrf) -> Resp
         uow,
         actor=f"member:{member_id}",
         action="member_update",
+        member_id=member_id,
+        page=str(request.url.path),
+    )
+    uow.commit()
+    return RedirectResponse(f"/m/me?saved=true{'&email_sent=true' if sent else ''}", 303)
+
+
+@router.post("/m/me/email", response_model=None)
+def email_confirm(
+    request: Request,
+    uow: UowDep,
+    ctx: MemberCsrf,
+    code: Annotated[str, Form(max_length=20)],
+) -> Response:
+    """Make the new email address the member's once they type the code sent to it."""
+    member_id = ctx.member.id
+    try:
+        portal.email_change_confirm(uow, member_id=member_id, code=code)
+    except Unauthorized as exc:
+        uow.commit()  # the wrong guess is counted against the code
+        return _me(request, uow, ctx, error=exc, status=401)
+    except DomainError as exc:
+        uow.rollback()
+        return _me(request, uow, ctx, error=exc, status=422)
+    audit_record(
+        uow,
+        actor=f"member:{member_id}",
+        action="member_email_confirmed",
         member_id=member_id,
         page=str(request.url.path),
     )
