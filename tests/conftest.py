@@ -24,6 +24,7 @@ from regulars.core.config import Settings
 from regulars.core.crypto import reset_cipher
 from regulars.core.db import make_engine
 from regulars.core.uow import UnitOfWork
+from regulars.entrypoints import context
 from regulars.entrypoints.app import create_app
 from regulars.entrypoints.context import db_upgrade
 
@@ -157,3 +158,16 @@ def fresh_database(tmp_root: Path, database_url: str) -> Iterator[str]:
     eng.dispose()
     yield url
     drop_database(url)
+
+
+@pytest.fixture
+def cli_db(fresh_database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh database that ``regulars …`` commands (run by Typer's runner) use."""
+    monkeypatch.setenv("REGULARS_DATABASE_URL", fresh_database)
+    config_module.get_settings.cache_clear()
+    context.engine.cache_clear()
+    yield fresh_database
+    reset_cipher()
+    context.engine().dispose()
+    context.engine.cache_clear()
+    config_module.get_settings.cache_clear()

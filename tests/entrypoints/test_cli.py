@@ -4,29 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 
-import pytest
 from typer.testing import CliRunner
 
 from regulars.core import config as config_module
 from regulars.core.crypto import reset_cipher
-from regulars.entrypoints import context
 from regulars.entrypoints.cli import app
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def cli_db(fresh_database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("REGULARS_DATABASE_URL", fresh_database)
-    config_module.get_settings.cache_clear()
-    context.engine.cache_clear()
-    yield fresh_database
-    reset_cipher()
-    context.engine().dispose()
-    context.engine.cache_clear()
-    config_module.get_settings.cache_clear()
 
 
 def invoke(*args: str) -> str:

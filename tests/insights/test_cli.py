@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
-import pytest
 from typer.testing import CliRunner
 
-from regulars.core import config as config_module
-from regulars.core.crypto import reset_cipher
 from regulars.core.db import make_engine, make_session_factory
 from regulars.core.uow import UnitOfWork
-from regulars.entrypoints import context
 from regulars.entrypoints.cli import app
 from regulars.members import service as members_service
 from regulars.members.schemas import MemberCreate
 from tests.factories.insights import stored_run
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def cli_db(fresh_database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("REGULARS_DATABASE_URL", fresh_database)
-    config_module.get_settings.cache_clear()
-    context.engine.cache_clear()
-    yield fresh_database
-    reset_cipher()
-    context.engine().dispose()
-    context.engine.cache_clear()
-    config_module.get_settings.cache_clear()
 
 
 def invoke(*args: str, code: int = 0) -> str:

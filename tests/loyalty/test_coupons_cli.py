@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from regulars.core import config as config_module
-from regulars.core.crypto import reset_cipher
 from regulars.core.db import make_engine, make_session_factory
 from regulars.core.uow import UnitOfWork
-from regulars.entrypoints import context
 from regulars.entrypoints.cli import app
 from regulars.loyalty import programme, service
 from regulars.loyalty.models import MemberCoupon
@@ -24,18 +19,6 @@ from regulars.members.schemas import MemberCreate
 from regulars.staff.models import AuditEvent
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def cli_db(fresh_database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("REGULARS_DATABASE_URL", fresh_database)
-    config_module.get_settings.cache_clear()
-    context.engine.cache_clear()
-    yield fresh_database
-    reset_cipher()
-    context.engine().dispose()
-    context.engine.cache_clear()
-    config_module.get_settings.cache_clear()
 
 
 def invoke(*args: str, code: int = 0) -> str:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 import typer
 from typer.testing import CliRunner
 
-from regulars.core import config as config_module
-from regulars.core.crypto import reset_cipher
 from regulars.core.timeutil import utcnow
 from regulars.entrypoints import context
 from regulars.entrypoints.cli import app
@@ -24,18 +20,6 @@ from tests.factories.world import build_world
 runner = CliRunner()
 lists = typer.Typer()
 attach_list_commands(lists)
-
-
-@pytest.fixture
-def cli_db(fresh_database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("REGULARS_DATABASE_URL", fresh_database)
-    config_module.get_settings.cache_clear()
-    context.engine.cache_clear()
-    yield fresh_database
-    reset_cipher()
-    context.engine().dispose()
-    context.engine.cache_clear()
-    config_module.get_settings.cache_clear()
 
 
 def invoke(target: typer.Typer, *args: str, code: int = 0) -> str:
