@@ -143,6 +143,7 @@ def _profile(
         "merges": queries.merges_of(uow.session, member_id=member.id),
         "purposes": rules.PURPOSES,
         "channels": rules.CHANNELS,
+        "genders": rules.GENDERS,
         "consent_on": {(c.purpose, c.channel) for c in read.consents if c.granted},
         "error": error,
     }
