@@ -11,7 +11,9 @@ from sqlalchemy import func, select
 from regulars.catalog.models import Product, Store, Terminal
 from regulars.catalog.rules import normalise_barcode
 from regulars.demo import rules
-from regulars.demo.service import demo_exists, demo_load
+from regulars.demo.service import OPENING_REASON, demo_exists, demo_load
+from regulars.loyalty.models import PointsLine
+from regulars.loyalty.queries import points_summary
 from regulars.members.models import Member
 from regulars.members.queries import consenting_member_ids
 from regulars.sales.models import Receipt, ReceiptLine
@@ -86,6 +88,18 @@ def test_demo_slice_loads_members_products_stores_and_baskets(uow, data_dir) -> 
     )
     assert bought > 0
 
+    # Opening balances: 1 point per ¥ of the member's sales, one ledger line each.
+    spent = int(
+        sum(r.total for r in receipts if r.member_id == first.member_id and r.kind == "sale")
+    )
+    opening = uow.session.scalars(
+        select(PointsLine).where(
+            PointsLine.member_id == first.member_id, PointsLine.reason == OPENING_REASON
+        )
+    ).all()
+    assert [line.points for line in opening] == [spent] and summary.opening_points > 0
+    assert points_summary(uow, member_id=first.member_id).balance == spent
+
     assert summary.consents == 3 * households
     refusing = next(m for m in members if m.external_ref.endswith("0"))
     personalised = consenting_member_ids(
@@ -99,6 +113,7 @@ def test_demo_slice_loads_members_products_stores_and_baskets(uow, data_dir) -> 
     again = demo_load(uow, data_dir=data_dir, limit_lines=LIMIT)
     assert all(step.loaded == 0 for step in again.steps)
     assert again.consents == 0
+    assert again.opening_points == 0  # no member gets a second opening balance
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import exists, insert, or_, select
+from sqlalchemy import exists, func, insert, or_, select
 
 from regulars.catalog.models import Product, Store, Terminal
 from regulars.core.errors import InvalidInput
@@ -26,8 +26,11 @@ from regulars.demo.deals import demo_deals_load
 from regulars.imports.formats import LINE, Kind, check_columns
 from regulars.imports.outcome import Checkpoint, Outcome, Progress
 from regulars.imports.service import import_frame, run_finish, run_start
+from regulars.loyalty.models import PointsLine
+from regulars.loyalty.service import points_grant_many
 from regulars.members.models import ConsentEvent, Member
 from regulars.members.rules import normalise_mobile
+from regulars.sales.models import Receipt
 
 FILES = (
     "transactions_sample.csv",
@@ -62,6 +65,7 @@ class DemoSummary:
     baskets: int = 0
     consents: int = 0
     deals: int = 0
+    opening_points: int = 0
     seconds: float = 0.0
     steps: list[DemoStep] = field(default_factory=list)
 
@@ -232,5 +236,36 @@ def demo_load(
             progress,
         )
     )
+    summary.opening_points = _opening_points(uow)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+#: The reason on the demo's opening balances (translated where the ledger is shown).
+OPENING_REASON = _("opening balance carried over from the previous system (demo)")
+
+
+def _opening_points(uow: UnitOfWork) -> int:
+    """Give every demo member who bought something an opening balance: 1 point per ¥.
+
+    The sample's receipts are loaded as history, not through the till, so they earned
+    nothing; a chain that moves to Regulars carries its members' balances over the same
+    way (``regulars points grant --reason …``). A member who already has an opening
+    balance is skipped, so loading the demo again grants nothing. Returns the members
+    granted.
+    """
+    done = set(
+        uow.session.scalars(select(PointsLine.member_id).where(PointsLine.reason == OPENING_REASON))
+    )
+    spent = (
+        select(Receipt.member_id, func.sum(Receipt.total))
+        .where(Receipt.member_id.is_not(None), Receipt.kind == "sale")
+        .group_by(Receipt.member_id)
+    )
+    grants = [
+        (int(member), int(total))
+        for member, total in uow.session.execute(spent)
+        if member is not None and member not in done and total and total >= 1
+    ]
+    points_grant_many(uow, grants=grants, reason=OPENING_REASON, actor="demo")
+    return len(grants)

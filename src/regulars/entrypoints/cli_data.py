@@ -175,7 +175,8 @@ def demo_load(
     console.print(
         f"households {summary.households}, products {summary.products}, stores {summary.stores},"
         f" baskets {summary.baskets}, lines {summary.lines}, consents {summary.consents},"
-        f" deals {summary.deals}: {summary.seconds:.1f} s"
+        f" deals {summary.deals}, opening balances {summary.opening_points}:"
+        f" {summary.seconds:.1f} s"
     )
 
 
