@@ -205,6 +205,8 @@ MATRIX = [
     ),
     ("POST", "/api/v1/coupons/{coupon_id}/void", {"reason": "matrix"}, {"admin", "service_desk"}),
     ("GET", "/api/v1/coupons", None, READERS),
+    ("GET", "/api/v1/outbox", None, {"admin"}),
+    ("POST", "/api/v1/outbox/send", None, {"admin"}),
 ]
 # Routes any caller may use, or that authenticate tills rather than staff.
 OPEN = {

@@ -23,6 +23,7 @@ PAGES = [
     ("/stores", {"admin", "store_manager"}),
     ("/staff", {"admin"}),
     ("/audit", {"admin"}),
+    ("/outbox", {"admin"}),
     ("/loyalty", {"admin", "marketing"}),
     ("/loyalty/grants", {"admin", "service_desk"}),
     ("/loyalty/coupons", {"admin", "marketing", "service_desk", "store_manager", "cashier"}),

@@ -34,6 +34,25 @@ class Settings(BaseSettings):
     port: int = 8000
     db_pool_size: int = 10
     sql_echo: bool = False
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for email from the outbox; unset: email waits."
+    )
+    smtp_port: int = Field(default=25, description="SMTP port (587 with STARTTLS, 465 for TLS).")
+    smtp_user: str | None = Field(default=None, description="SMTP login, if the server asks.")
+    smtp_password: str | None = Field(default=None, description="SMTP password.")
+    smtp_security: str = Field(
+        default="none", description="none, starttls or tls (the connection's encryption)."
+    )
+    mail_from: str = Field(
+        default="Regulars <noreply@localhost>", description="The From of outgoing email."
+    )
+    sms_gateway_url: str | None = Field(
+        default=None,
+        description="HTTP endpoint of the SMS gateway (POST JSON {to, text}); unset: SMS waits.",
+    )
+    sms_gateway_token: str | None = Field(
+        default=None, description="Bearer token sent to the SMS gateway."
+    )
 
 
 @lru_cache(maxsize=1)

@@ -9,6 +9,15 @@ from __future__ import annotations
 from regulars.core.i18n import _
 
 LABELS: dict[str, str] = {
+    # outbox delivery states and what a message is for
+    "pending": _("waiting"),
+    "sending": _("sending"),
+    "sent": _("sent"),
+    "otp": _("sign-in code"),
+    "notice": _("notice"),
+    "personal_list": _("personal list"),
+    "birthday": _("birthday offer"),
+    "member_day": _("member day reminder"),
     # member status
     "active": _("active"),
     "merged": _("merged"),

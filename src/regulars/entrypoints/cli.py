@@ -26,6 +26,7 @@ from regulars.entrypoints.cli_data import demo_app, import_app
 from regulars.entrypoints.cli_jobs import jobs_app, points_app
 from regulars.entrypoints.cli_lists import lists_app
 from regulars.entrypoints.cli_offers import attach_list_commands, deals_app
+from regulars.entrypoints.cli_outbox import outbox_app
 from regulars.entrypoints.wiring import wire
 from regulars.jobs.registry import scheduler_thread
 from regulars.members import queries as member_queries
@@ -54,6 +55,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(points_app, name="points")
 app.add_typer(analytics_app, name="analytics")
+app.add_typer(outbox_app, name="outbox")
 app.add_typer(deals_app, name="deals")
 attach_list_commands(lists_app)
 app.add_typer(lists_app, name="lists")

@@ -27,6 +27,7 @@ from regulars.jobs.outreach import birthday_offers, member_day_reminders
 from regulars.loyalty.coupons import coupons_expire
 from regulars.loyalty.service import points_expire, tiers_review
 from regulars.members.portal import portal_purge
+from regulars.notify.dispatch import outbox_dispatch
 
 log = logging.getLogger(__name__)
 # Tiers go down only at a review: the first day of each quarter.
@@ -166,12 +167,19 @@ def run_due(session_factory: sessionmaker[Session], *, now: datetime | None = No
 def scheduler_thread(
     session_factory: sessionmaker[Session], *, every: float = 60.0
 ) -> threading.Event:
-    """Start the in-process scheduler (a daemon thread); set the returned event to stop it."""
+    """Start the in-process scheduler (a daemon thread); set the returned event to stop it.
+
+    Each minute it runs the daily jobs that are due and sends the outbox.
+    """
     stop = threading.Event()
 
     def loop() -> None:
         while not stop.is_set():
             run_due(session_factory)
+            try:  # messages every minute, not once a day: sign-in codes cannot wait
+                outbox_dispatch(session_factory)
+            except Exception:  # a broken transport must not stop the scheduler
+                log.exception("outbox dispatch failed")
             stop.wait(every)
 
     threading.Thread(target=loop, name="regulars-scheduler", daemon=True).start()

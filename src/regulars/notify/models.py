@@ -11,7 +11,7 @@ from regulars.core.db import Base, UTCDateTime
 from regulars.core.timeutil import utcnow
 
 CHANNELS = ("sms", "email")
-STATUSES = ("pending", "sent", "failed")
+STATUSES = ("pending", "sending", "sent", "failed")
 
 
 class OutboxMessage(Base):
@@ -33,3 +33,7 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    # Delivery: how many tries so far, the last refusal, and when to try again.
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from regulars.core.crypto import get_cipher
@@ -36,3 +36,25 @@ def outbox_of_member(session: Session, *, member_id: int, limit: int = 50) -> li
 def outbox_recipient(message: OutboxMessage) -> str | None:
     """The message's recipient in full (for the sender only)."""
     return get_cipher().decrypt(message.recipient_enc)
+
+
+def outbox_recent(
+    session: Session, *, status: str | None = None, channel: str | None = None, limit: int = 100
+) -> list[OutboxMessage]:
+    """The newest messages, optionally of one status and channel (for staff)."""
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    if status:
+        query = query.where(OutboxMessage.status == status)
+    if channel:
+        query = query.where(OutboxMessage.channel == channel)
+    return list(session.scalars(query))
+
+
+def outbox_counts(session: Session) -> dict[tuple[str, str], int]:
+    """How many messages of each (channel, status)."""
+    rows = session.execute(
+        select(OutboxMessage.channel, OutboxMessage.status, func.count()).group_by(
+            OutboxMessage.channel, OutboxMessage.status
+        )
+    )
+    return {(channel, status): int(n) for channel, status, n in rows}

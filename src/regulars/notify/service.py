@@ -1,15 +1,15 @@
 """Writes of the notify domain: queue a message, record its delivery.
 
-Nothing is delivered yet: messages wait in the outbox with status ``pending``. A later
-issue adds the senders (SMTP for email, an SMS gateway) that pick pending messages up
-and call :func:`outbox_mark_sent` or :func:`outbox_mark_failed`. Until then tests and
-operators read the outbox.
+Messages wait in the outbox with status ``pending`` until :mod:`regulars.notify.dispatch`
+sends them (SMTP for email, the SMS gateway) — every minute from the server's scheduler,
+or with ``regulars outbox send``. A channel with no transport configured keeps its
+messages pending.
 """
 
 from __future__ import annotations
 
 from regulars.core.crypto import get_cipher
-from regulars.core.errors import InvalidInput, NotFound
+from regulars.core.errors import InvalidInput
 from regulars.core.i18n import _
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
@@ -52,29 +52,5 @@ def outbox_enqueue(
         status="pending",
     )
     uow.session.add(message)
-    uow.flush()
-    return message
-
-
-def _get(uow: UnitOfWork, message_id: int) -> OutboxMessage:
-    message = uow.session.get(OutboxMessage, message_id)
-    if message is None:
-        raise NotFound(_("message {id} not found"), field="message_id", id=message_id)
-    return message
-
-
-def outbox_mark_sent(uow: UnitOfWork, *, message_id: int) -> OutboxMessage:
-    """Record that a sender delivered the message."""
-    message = _get(uow, message_id)
-    message.status = "sent"
-    message.sent_at = utcnow()
-    uow.flush()
-    return message
-
-
-def outbox_mark_failed(uow: UnitOfWork, *, message_id: int) -> OutboxMessage:
-    """Record that a sender gave up on the message."""
-    message = _get(uow, message_id)
-    message.status = "failed"
     uow.flush()
     return message

@@ -1,0 +1,142 @@
+"""The outbox for staff: what was sent to members, what waits and why (page and API).
+
+It lives with the jobs because delivering the outbox is a scheduled task; the messages
+themselves belong to :mod:`regulars.notify`, which sits below the staff domain and so
+cannot hold a staff page itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict
+
+from regulars.core.config import get_settings
+from regulars.core.errors import Forbidden
+from regulars.core.i18n import _
+from regulars.core.web import UowDep
+from regulars.notify.dispatch import outbox_dispatch
+from regulars.notify.models import CHANNELS, STATUSES
+from regulars.notify.queries import outbox_counts, outbox_recent
+from regulars.staff.api import require
+from regulars.staff.audit import audit_record
+from regulars.staff.models import StaffAccount
+from regulars.staff.web import Csrf, PageContext, page, page_require
+
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/v1", tags=["outbox"])
+Reader = Annotated[PageContext, Depends(page_require("staff.manage"))]
+Admin = Annotated[StaffAccount, Depends(require("staff.manage"))]
+Status = Literal["pending", "sending", "sent", "failed"]
+Channel = Literal["sms", "email"]
+
+
+class MessageRead(BaseModel):
+    """A message as staff see it: the recipient masked, the body not shown."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    channel: str
+    recipient_masked: str
+    member_id: int | None
+    purpose: str
+    subject: str | None
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    next_attempt_at: datetime | None
+
+
+class OutboxRead(BaseModel):
+    """The newest messages and the totals by channel and status."""
+
+    items: list[MessageRead]
+    totals: dict[str, dict[str, int]]
+    transports: list[str]
+
+
+class DispatchRead(BaseModel):
+    """What one delivery round did."""
+
+    sent: int
+    retry: int
+    failed: int
+    waiting: int
+
+
+def _transports() -> list[str]:
+    settings = get_settings()
+    return [c for c, on in (("email", settings.smtp_host), ("sms", settings.sms_gateway_url)) if on]
+
+
+def _totals(counts: dict[tuple[str, str], int]) -> dict[str, dict[str, int]]:
+    return {
+        channel: {status: counts.get((channel, status), 0) for status in STATUSES}
+        for channel in CHANNELS
+    }
+
+
+@pages.get("/outbox", response_class=HTMLResponse)
+def outbox_page(
+    request: Request,
+    uow: UowDep,
+    ctx: Reader,
+    status: Annotated[str, Query(pattern="^(|pending|sending|sent|failed)$")] = "",
+    channel: Annotated[str, Query(pattern="^(|sms|email)$")] = "",
+    sent: Annotated[str, Query(max_length=40)] = "",
+) -> HTMLResponse:
+    """Messages to members, newest first, with delivery state; send what is due."""
+    rows = outbox_recent(uow.session, status=status or None, channel=channel or None, limit=200)
+    data = {
+        "rows": rows,
+        "totals": _totals(outbox_counts(uow.session)),
+        "statuses": STATUSES,
+        "channels": CHANNELS,
+        "status": status,
+        "channel": channel,
+        "transports": _transports(),
+        "sent": sent,
+    }
+    return page(request, ctx, "jobs/outbox.html", data)
+
+
+@pages.post("/outbox/send")
+def outbox_send_now(request: Request, ctx: Csrf) -> RedirectResponse:
+    """Deliver what is due now instead of waiting for the scheduler's next minute."""
+    if not ctx.can("staff.manage"):
+        raise Forbidden(_("your role may not do this"))
+    counts = outbox_dispatch(request.app.state.session_factory)
+    summary = f"{counts['sent']}-{counts['retry']}-{counts['failed']}-{counts['waiting']}"
+    return RedirectResponse(f"/outbox?sent={summary}", status_code=303)
+
+
+@api.get("/outbox", response_model=OutboxRead)
+def outbox_list(
+    uow: UowDep,
+    _who: Admin,
+    status: Status | None = None,
+    channel: Channel | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> OutboxRead:
+    """The newest messages to members (recipients masked, bodies withheld) and totals."""
+    rows = outbox_recent(uow.session, status=status, channel=channel, limit=limit)
+    return OutboxRead(
+        items=[MessageRead.model_validate(r) for r in rows],
+        totals=_totals(outbox_counts(uow.session)),
+        transports=_transports(),
+    )
+
+
+@api.post("/outbox/send", response_model=DispatchRead)
+def outbox_send(request: Request, uow: UowDep, who: Admin) -> DispatchRead:
+    """Deliver what is due now; counts of sent, to retry, failed and waiting messages."""
+    counts = outbox_dispatch(request.app.state.session_factory)
+    audit_record(uow, actor=who, action="outbox_send", detail=counts)
+    uow.commit()
+    return DispatchRead(**counts)
