@@ -207,6 +207,9 @@ MATRIX = [
     ("GET", "/api/v1/coupons", None, READERS),
     ("GET", "/api/v1/outbox", None, {"admin"}),
     ("POST", "/api/v1/outbox/send", None, {"admin"}),
+    ("GET", "/api/v1/jobs", None, {"admin"}),
+    ("GET", "/api/v1/jobs/runs", None, {"admin"}),
+    ("POST", "/api/v1/jobs/{name}/run", None, {"admin"}),
 ]
 # Routes any caller may use, or that authenticate tills rather than staff.
 OPEN = {
@@ -248,6 +251,7 @@ def test_role_matrix(client, world, method, path, body, allowed) -> None:
         list_id=1,
         reward_id=1,
         coupon_id=1,
+        name="portal-purge",
     )
     for role in ROLES:
         answer = client.request(method, url, json=body, headers=world.staff(role))

@@ -24,6 +24,7 @@ PAGES = [
     ("/staff", {"admin"}),
     ("/audit", {"admin"}),
     ("/outbox", {"admin"}),
+    ("/jobs", {"admin"}),
     ("/loyalty", {"admin", "marketing"}),
     ("/loyalty/grants", {"admin", "service_desk"}),
     ("/loyalty/coupons", {"admin", "marketing", "service_desk", "store_manager", "cashier"}),

@@ -23,6 +23,8 @@ from regulars.imports.api import router as imports_router
 from regulars.imports.web import router as import_pages
 from regulars.insights.api import router as insights_router
 from regulars.insights.web import router as insights_pages
+from regulars.jobs.jobs_web import api as jobs_api
+from regulars.jobs.jobs_web import pages as jobs_pages
 from regulars.jobs.outbox_web import api as outbox_api
 from regulars.jobs.outbox_web import pages as outbox_pages
 from regulars.loyalty.api import router as loyalty_router
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         basket_till_router,
         baskets_router,
         outbox_api,
+        jobs_api,
     )
     pages = (
         staff_pages,
@@ -95,6 +98,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         offers_pages,
         basket_pages,
         outbox_pages,
+        jobs_pages,
     )
     for router in (*api, *pages):
         app.include_router(router)

@@ -145,6 +145,11 @@ def job_run(uow: UnitOfWork, *, name: str, day: date, force: bool = False) -> Jo
     return run
 
 
+def local_day(now: datetime) -> date:
+    """The day it is at ``now`` in the chain's time zone (what jobs run for)."""
+    return now.astimezone(ZoneInfo(get_settings().timezone)).date()
+
+
 def jobs_due(now: datetime) -> list[tuple[str, date]]:
     """The jobs whose hour has come today in the chain's time zone."""
     local = now.astimezone(ZoneInfo(get_settings().timezone))
