@@ -148,3 +148,26 @@ def test_mining_from_the_api_needs_the_permission(client, shop: Shop) -> None:
         "/api/v1/baskets/runs", json={**body, "store_id": 99_999}, headers=shop.world.staff()
     )
     assert unknown_store.status_code == 404
+
+
+def test_rule_filters_take_shares_and_keep_the_run_chosen(client, mined: Shop) -> None:
+    staff = mined.world.staff("analyst")
+    too_big = client.get("/api/v1/baskets/rules", params={"min_support": 2}, headers=staff)
+    assert too_big.status_code == 422
+    runs = client.get("/api/v1/baskets/runs", headers=staff).json()
+    category = runs[0]["id"]
+    page = client.get(
+        "/api/v1/baskets/rules",
+        params={"run_id": category, "min_lift": 1.2, "order": "support", "limit": 2},
+        headers=staff,
+    ).json()
+    assert page["run"]["id"] == category and page["run"]["level"] == "category"
+    assert 0 < len(page["items"]) <= 2 and all(r["lift"] >= 1.2 for r in page["items"])
+    supports = [r["support"] for r in page["items"]]
+    assert supports == sorted(supports, reverse=True)
+    exported = client.get(
+        "/api/v1/baskets/rules.csv", params={"run_id": category, "min_lift": 1.2}, headers=staff
+    )
+    assert f"basket-rules-{category}.csv" in exported.headers["content-disposition"]
+    assert len(exported.text.strip().splitlines()) == 1 + page["total"]
+    assert client.get("/api/v1/baskets/rules.csv?run_id=999999", headers=staff).status_code == 404

@@ -9,15 +9,18 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from typer.testing import CliRunner
 
 from regulars.baskets import queries
+from regulars.baskets.schemas import MineIn
 from regulars.core import config as config_module
 from regulars.core.crypto import reset_cipher
 from regulars.core.db import make_engine, make_session_factory
 from regulars.core.uow import UnitOfWork
 from regulars.entrypoints import context
 from regulars.entrypoints.cli import app
+from regulars.jobs.baskets import baskets_mine
 from regulars.jobs.registry import JOBS, job_run
 from tests.factories.baskets import LESSON, Shop, build_shop, other_store, record
 
@@ -121,3 +124,22 @@ def test_cli_mine_rules_and_export(cli_db: str, tmp_path: Path) -> None:
     assert unknown.exit_code == 1
     bad = runner.invoke(app, ["baskets", "mine", "--support", "0"])
     assert bad.exit_code == 2
+
+
+def test_the_baskets_are_read_without_the_write_lock(cli_db: str) -> None:
+    engine = make_engine(cli_db)
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda _c, _k, sql, *_a: seen.append(sql))
+    try:
+        with UnitOfWork(make_session_factory(engine)) as uow:
+            run = baskets_mine(uow, data=MineIn(level="product", min_support=0.2))
+    finally:
+        engine.dispose()
+    assert run.status == "done" and run.transactions == 5
+    read = next(i for i, sql in enumerate(seen) if "receipt_line" in sql)
+    begun = [sql for sql in seen[:read] if sql.upper().startswith("BEGIN")]
+    if cli_db.startswith("sqlite"):
+        assert begun == ["BEGIN"]  # deferred: tills keep writing while the baskets are read
+        assert "BEGIN IMMEDIATE" in seen[read:]  # the run and its rules are written as usual
+    else:
+        assert not any("IMMEDIATE" in sql for sql in seen)

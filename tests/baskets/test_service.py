@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import polars as pl
 import pytest
 from sqlalchemy import func, select
 
@@ -12,7 +13,7 @@ from regulars.baskets.models import BasketRule, BasketRuleItem, BasketRun
 from regulars.baskets.queries import RuleFilter
 from regulars.baskets.schemas import MineIn
 from regulars.baskets.suggest import index_build, index_for
-from regulars.core.errors import NotFound
+from regulars.core.errors import InvalidInput, NotFound
 from regulars.jobs.baskets import baskets_mine, read_baskets
 from tests.factories.baskets import LESSON, WHEN, Shop, other_store, record
 
@@ -190,3 +191,49 @@ def test_the_index_follows_the_run_in_force(uow, shop: Shop) -> None:
     assert newer is not None and newer.run_id == second.id
     umbrella, bread = shop.ids("umbrella", "bread")
     assert [s.product_id for s in newer.suggest([umbrella])][:1] == [bread]
+
+
+def test_each_stored_rule_keeps_its_own_antecedent_items(uow, shop: Shop) -> None:
+    record(uow, shop, [["beer", "diapers", "milk"], ["beer", "diapers", "milk", "cola"]])
+    uow.commit()
+    run = baskets_mine(uow, data=LESSON_RULES)
+    rules = queries.rules_all(uow.session, run_id=run.id)
+    assert any(len(r.antecedent) > 1 for r in rules)
+    items: dict[int, set[str]] = {}
+    for rule_id, item in uow.session.execute(
+        select(BasketRuleItem.rule_id, BasketRuleItem.item).where(BasketRuleItem.run_id == run.id)
+    ):
+        items.setdefault(rule_id, set()).add(item)
+    assert {r.id: set(r.antecedent) for r in rules} == items
+
+
+def test_a_rule_given_twice_is_refused(uow, shop: Shop) -> None:
+    rules = pl.DataFrame(
+        {
+            "antecedent": [["1"], ["1"]],
+            "consequent": [["2"], ["2"]],
+            "count": [2, 2],
+            "support": [0.5, 0.5],
+            "confidence": [0.5, 0.5],
+            "lift": [1.0, 1.0],
+            "leverage": [0.0, 0.0],
+            "conviction": [1.0, 1.0],
+        }
+    )
+    run = service.run_start(uow, data=LESSON_RULES)
+    with pytest.raises(InvalidInput):
+        service.run_finish(uow, run_id=run.id, rules=rules, transactions=4, itemsets=3, seconds=0.0)
+
+
+def test_rule_filters_read_query_parameters_as_typed() -> None:
+    assert queries.as_number("0,5") == 0.5 and queries.as_number(0.25) == 0.25
+    for unreadable in (None, "", "  ", "x", "nan", "inf", "-1"):
+        assert queries.as_number(unreadable) is None, unreadable
+    assert queries.as_number("2", high=1) is None and queries.as_number("1", high=1) == 1.0
+    where = queries.rule_filter(
+        min_support="2", min_confidence=0.5, min_lift="1,5", item="  ", order="bogus"
+    )
+    assert where == RuleFilter(min_confidence=0.5, min_lift=1.5)
+    assert queries.rule_filter(item=" Beer ", order="support") == RuleFilter(
+        item="Beer", order="support"
+    )

@@ -28,6 +28,7 @@ import fim
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import pyarrow as pa  # type: ignore[import-untyped]
 
 __all__ = ["ITEMSETS", "RULES", "Mined", "min_count", "mine_transactions", "rule_metrics"]
 
@@ -169,49 +170,74 @@ def _lists(matrix: Matrix, labels: pl.Series) -> pl.Series:
     return names.reshape((rows, size)).cast(pl.List(pl.String()))
 
 
+def _list_column(offsets: npt.NDArray[np.int64], codes: Matrix, labels: pl.Series) -> pl.Series:
+    """A List[String] column from flat item codes and row offsets (Arrow's own layout)."""
+    names = labels.gather(codes).to_arrow()
+    built = pa.LargeListArray.from_arrays(pa.array(offsets, type=pa.int64()), names)
+    return pl.Series(built).cast(pl.List(pl.String()))
+
+
 def _single_head_rules(
     coded: _Itemsets, transactions: int, min_confidence: float, min_lift: float
 ) -> list[pl.DataFrame]:
-    """Every rule S∖{h} ⇒ h of the itemsets S of two items or more, scored and filtered."""
+    """Every rule S∖{h} ⇒ h of the itemsets S of two items or more, scored and filtered.
+
+    The candidates of every size and head position are scored together and the kept rules
+    built into one frame: a frame per size and position costs more than the arithmetic.
+    """
     base = len(coded.labels)
-    parts: list[pl.DataFrame] = []
-    for size, (matrix, n_xy) in sorted(coded.by_size.items()):
+    bodies: list[Matrix] = []
+    heads: list[Matrix] = []
+    n_xy: list[npt.NDArray[np.int64]] = []
+    n_x: list[npt.NDArray[np.int64]] = []
+    for size, (matrix, counts) in sorted(coded.by_size.items()):
         if size < 2:
             continue
         for position in range(size):
-            bodies = np.delete(matrix, position, axis=1)
-            heads = matrix[:, position]
+            body = np.delete(matrix, position, axis=1)
+            bodies.append(body)
+            heads.append(matrix[:, position])
+            n_xy.append(counts)
             if size == 2:
-                n_x = coded.single[bodies[:, 0]]
+                n_x.append(coded.single[body[:, 0]])
             else:
-                table, counts = coded.by_size[size - 1]
-                n_x = _lookup(table, counts, bodies, base)
-            n_y = coded.single[heads]
-            metrics = rule_metrics(
-                n_xy.astype(np.float64),
-                n_x.astype(np.float64),
-                n_y.astype(np.float64),
-                transactions,
-            )
-            keep = np.flatnonzero(
-                (metrics["confidence"] >= min_confidence) & (metrics["lift"] >= min_lift)
-            )
-            if len(keep) == 0:
-                continue
-            parts.append(
-                pl.DataFrame(
-                    {
-                        "antecedent": _lists(bodies[keep], coded.labels),
-                        "consequent": _lists(heads[keep][:, None], coded.labels),
-                        "count": n_xy[keep],
-                        "antecedent_count": n_x[keep],
-                        "consequent_count": n_y[keep],
-                        **{name: values[keep] for name, values in metrics.items()},
-                    },
-                    schema=RULES,
-                )
-            )
-    return parts
+                table, their = coded.by_size[size - 1]
+                n_x.append(_lookup(table, their, body, base))
+    if not heads:
+        return []
+    head = np.concatenate(heads)
+    together, alone = np.concatenate(n_xy), np.concatenate(n_x)
+    apart = coded.single[head]
+    metrics = rule_metrics(
+        together.astype(np.float64),
+        alone.astype(np.float64),
+        apart.astype(np.float64),
+        transactions,
+    )
+    keep = np.flatnonzero((metrics["confidence"] >= min_confidence) & (metrics["lift"] >= min_lift))
+    if len(keep) == 0:
+        return []
+    # Each candidate's body codes lie together in ``flat``, from ``starts`` for ``widths``.
+    widths = np.concatenate([np.full(len(b), b.shape[1], dtype=np.int64) for b in bodies])
+    flat = np.concatenate([b.ravel() for b in bodies])
+    starts = np.concatenate(([0], np.cumsum(widths)[:-1]))
+    kept_widths = widths[keep]
+    offsets = np.concatenate(([0], np.cumsum(kept_widths))).astype(np.int64)
+    at = np.repeat(starts[keep] - offsets[:-1], kept_widths) + np.arange(offsets[-1])
+    frame = pl.DataFrame(
+        {
+            "antecedent": _list_column(offsets, flat[at], coded.labels),
+            "consequent": _list_column(
+                np.arange(len(keep) + 1, dtype=np.int64), head[keep], coded.labels
+            ),
+            "count": together[keep],
+            "antecedent_count": alone[keep],
+            "consequent_count": apart[keep],
+            **{name: values[keep] for name, values in metrics.items()},
+        },
+        schema=RULES,
+    )
+    return [frame]
 
 
 def _any_heads(

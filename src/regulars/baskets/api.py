@@ -8,11 +8,10 @@ from fastapi import APIRouter, Depends, Query, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
-from sqlalchemy.orm import Session, sessionmaker
+from starlette.background import BackgroundTask
 
 from regulars.baskets import queries, reports
 from regulars.baskets.models import BasketRun
-from regulars.baskets.queries import RuleFilter
 from regulars.baskets.runner import miner_get
 from regulars.baskets.schemas import (
     CompanionsRead,
@@ -28,8 +27,7 @@ from regulars.baskets.schemas import (
     SuggestionRead,
     SuggestionsRead,
 )
-from regulars.baskets.suggest import index_for
-from regulars.catalog.queries import terminal_authenticate
+from regulars.baskets.till import InForce, TillMemory
 from regulars.core.errors import NotFound, Unauthorized
 from regulars.core.i18n import _
 from regulars.core.schemas import MAX_ID
@@ -52,26 +50,27 @@ StoreId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 Level = Annotated[LevelName, Query()]
 Limit = Annotated[int, Query(ge=1, le=500)]
 ItemText = Annotated[str | None, Query(max_length=100)]
-Threshold = Annotated[float | None, Query(ge=0, le=1_000_000)]
+Share = Annotated[float | None, Query(ge=0, le=1)]
+Threshold = Annotated[float | None, Query(ge=0, le=queries.MAX_THRESHOLD)]
 Order = Annotated[Literal["lift", "confidence", "support", "leverage"], Query()]
 
 
-def till_suggestions(
-    session_factory: sessionmaker[Session], api_key: str | None, data: SuggestIn
-) -> SuggestionsRead:
-    """Check the till's key, find the run in force for its store and ask the index."""
-    if not api_key:
-        raise Unauthorized(_("till API key missing (X-Api-Key)"))
-    with UnitOfWork(session_factory) as uow:
-        # The same check as the sales till routes; their dependency lives in sales.api,
-        # a layer above this one.
-        _terminal, store = terminal_authenticate(uow.session, api_key=api_key)
-        index = index_for(uow.session, store_id=store.id)
-    if index is None:
+def till_memory(request: Request) -> TillMemory:
+    """The app's memory of till keys and runs in force (made at the first suggestion)."""
+    factory = request.app.state.session_factory
+    memory: TillMemory | None = getattr(request.app.state, "till_memory", None)
+    if memory is None or memory.session_factory is not factory:
+        memory = TillMemory(factory)
+        request.app.state.till_memory = memory
+    return memory
+
+
+def suggestions_read(found: InForce, data: SuggestIn) -> SuggestionsRead:
+    """The answer to the till: up to three suggestions from the index in force."""
+    if found.index is None:
         return SuggestionsRead(run_id=None, suggestions=[])
-    found = index.suggest(data.product_ids, data.barcodes)
     return SuggestionsRead(
-        run_id=index.run_id,
+        run_id=found.index.run_id,
         suggestions=[
             SuggestionRead(
                 product_id=s.product_id,
@@ -83,9 +82,21 @@ def till_suggestions(
                 lift=s.lift,
                 because=list(s.because),
             )
-            for s in found
+            for s in found.index.suggest(data.product_ids, data.barcodes)
         ],
     )
+
+
+def till_suggestions(memory: TillMemory, api_key: str | None, data: SuggestIn) -> SuggestionsRead:
+    """Check the till's key, find the run in force for its store and ask the index.
+
+    Memory answers when it can (see :mod:`regulars.baskets.till`); otherwise the database
+    is read, so call this from a worker thread unless :meth:`TillMemory.recall` answered.
+    """
+    if not api_key:
+        raise Unauthorized(_("till API key missing (X-Api-Key)"))
+    found = memory.recall(api_key) or memory.lookup(api_key)
+    return suggestions_read(found, data)
 
 
 @router.post("/till/suggestions", response_model=SuggestionsRead)
@@ -93,29 +104,69 @@ async def suggestions(
     request: Request,
     data: SuggestIn,
     api_key: Annotated[str | None, Security(_api_key)],
-) -> SuggestionsRead:
+) -> Response:
     """Up to three products to suggest for the basket being scanned, best first.
 
     Each comes from a rule of the product-level run in force for the till's store (or the
     chain's) whose antecedent is all in the basket and whose consequent is not; the score
     is confidence × lift, the best rule counting when several suggest the same product.
+    A revoked till key stops working within 5 seconds; a new run is used within 30.
     """
-    # One hand-off to a worker thread for the whole read (key check, run in force, index),
-    # where the usual unit-of-work and till dependencies would take four: at the till every
-    # millisecond counts, and on a busy machine each hand-off waits for a core.
-    return await run_in_threadpool(
-        till_suggestions, request.app.state.session_factory, api_key, data
+    memory = till_memory(request)
+    # From memory the answer is a few dictionary reads and the index: nothing blocks, so it
+    # runs here; a hand-off to a worker thread would cost more than the work on a busy CPU.
+    found = memory.recall(api_key) if api_key else None
+    if found is None:
+        answer = await run_in_threadpool(till_suggestions, memory, api_key, data)
+        return Response(answer.model_dump_json(), media_type="application/json")
+    # Serialised once here rather than validated again against the response model; a fact
+    # past half its time is checked again after the answer is sent.
+    again = BackgroundTask(memory.refresh, api_key) if found.due and api_key else None
+    return Response(
+        suggestions_read(found, data).model_dump_json(),
+        media_type="application/json",
+        background=again,
     )
 
 
 def pick_run(uow: UowDep, *, run_id: int | None, level: str, store_id: int | None) -> BasketRun:
     """The run asked for, or the one in force for the level and store, or 404."""
-    if run_id is not None:
-        return queries.run_get(uow.session, run_id=run_id)
-    run = queries.run_active(uow.session, level=level, store_id=store_id)
+    run = queries.run_chosen(uow.session, run_id=run_id, level=level, store_id=store_id)
     if run is None:
         raise NotFound(_("no rules have been mined yet at this level"), field="run_id")
     return run
+
+
+class RuleParams:
+    """The query parameters choosing a run and filtering its rules (the list and the CSV)."""
+
+    def __init__(
+        self,
+        run_id: RunId = None,
+        level: Level = "product",
+        store_id: StoreId = None,
+        min_support: Share = None,
+        min_confidence: Share = None,
+        min_lift: Threshold = None,
+        item: ItemText = None,
+        order: Order = "lift",
+    ) -> None:
+        """Keep the run's scope and the filter."""
+        self.run_id, self.level, self.store_id = run_id, level, store_id
+        self.where = queries.rule_filter(
+            min_support=min_support,
+            min_confidence=min_confidence,
+            min_lift=min_lift,
+            item=item,
+            order=order,
+        )
+
+    def run(self, uow: UnitOfWork) -> BasketRun:
+        """The run chosen, or 404."""
+        return pick_run(uow, run_id=self.run_id, level=self.level, store_id=self.store_id)
+
+
+RuleQuery = Annotated[RuleParams, Depends()]
 
 
 @staff_router.get("/runs", response_model=list[RunRead])
@@ -157,51 +208,26 @@ def start_run(request: Request, uow: UowDep, data: MineIn, who: Miner) -> RunRea
     return read
 
 
-def _filter(
-    min_support: float | None,
-    min_confidence: float | None,
-    min_lift: float | None,
-    item: str | None,
-    order: str,
-) -> RuleFilter:
-    return RuleFilter(
-        min_support=min_support,
-        min_confidence=min_confidence,
-        min_lift=min_lift,
-        item=item,
-        order=order,
-    )
-
-
 @staff_router.get("/rules", response_model=RulePage)
 def list_rules(
     request: Request,
     uow: UowDep,
     _who: Reader,
-    run_id: RunId = None,
-    level: Level = "product",
-    store_id: StoreId = None,
-    min_support: Threshold = None,
-    min_confidence: Threshold = None,
-    min_lift: Threshold = None,
-    item: ItemText = None,
-    order: Order = "lift",
+    params: RuleQuery,
     limit: Limit = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> RulePage:
     """A run's rules, filtered (thresholds, an item's name) and ordered."""
-    run = pick_run(uow, run_id=run_id, level=level, store_id=store_id)
-    where = _filter(min_support, min_confidence, min_lift, item, order)
-    total, rows = queries.rules_search(
-        uow.session, run=run, where=where, limit=limit, offset=offset
+    run = params.run(uow)
+    total, items = queries.rules_page(
+        uow.session,
+        run=run,
+        where=params.where,
+        limit=limit,
+        offset=offset,
+        locale=get_locale(request),
     )
-    return RulePage(
-        run=RunRead.model_validate(run),
-        total=total,
-        items=queries.rule_reads(
-            uow.session, level=run.level, rules=rows, locale=get_locale(request)
-        ),
-    )
+    return RulePage(run=RunRead.model_validate(run), total=total, items=items)
 
 
 @staff_router.get(
@@ -209,28 +235,15 @@ def list_rules(
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}, "description": "The rules as CSV"}},
 )
-def export_rules(
-    request: Request,
-    uow: UowDep,
-    _who: Reader,
-    run_id: RunId = None,
-    level: Level = "product",
-    store_id: StoreId = None,
-    min_support: Threshold = None,
-    min_confidence: Threshold = None,
-    min_lift: Threshold = None,
-    item: ItemText = None,
-    order: Order = "lift",
-) -> Response:
+def export_rules(request: Request, uow: UowDep, _who: Reader, params: RuleQuery) -> Response:
     """Every rule of a run that passes the filter, as CSV."""
-    run = pick_run(uow, run_id=run_id, level=level, store_id=store_id)
-    where = _filter(min_support, min_confidence, min_lift, item, order)
-    _total, rows = queries.rules_search(uow.session, run=run, where=where, limit=10_000_000)
-    reads = queries.rule_reads(uow.session, level=run.level, rules=rows, locale=get_locale(request))
+    name, text = reports.rules_export(
+        uow.session, run=params.run(uow), where=params.where, locale=get_locale(request)
+    )
     return Response(
-        reports.rules_csv(reads),
+        text,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="basket-rules-{run.id}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
@@ -327,11 +340,7 @@ def promotion(
     limit: Limit = 50,
 ) -> PromotionReport:
     """Items ranked by how strongly they pull others into the basket, and what they pull."""
-    run = (
-        queries.run_get(uow.session, run_id=run_id)
-        if run_id is not None
-        else queries.run_active(uow.session, level=level, store_id=store_id)
-    )
+    run = queries.run_chosen(uow.session, run_id=run_id, level=level, store_id=store_id)
     items = (
         reports.promotion(uow.session, run=run, limit=limit, locale=get_locale(request))
         if run is not None

@@ -21,13 +21,17 @@ from regulars.core.schemas import MAX_ID
 __all__ = [
     "ORDERS",
     "RuleFilter",
+    "as_number",
     "item_refs",
     "product_key",
+    "rule_filter",
     "rule_reads",
     "rules_all",
     "rules_companions",
+    "rules_page",
     "rules_search",
     "run_active",
+    "run_chosen",
     "run_get",
     "run_token",
     "runs_list",
@@ -40,6 +44,7 @@ ORDERS: dict[str, Any] = {
     "leverage": (BasketRule.leverage.desc(), BasketRule.lift.desc()),
 }
 ITEM_MATCHES = 200  # products a text search may name before it is too vague to be useful
+MAX_THRESHOLD = 1_000_000.0  # the largest lift (or other threshold) a filter takes
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,44 @@ class RuleFilter:
     min_lift: float | None = None
     item: str | None = None  # text matched against item names (and barcodes, SKUs)
     order: str = "lift"
+
+
+def as_number(
+    value: float | str | None, *, low: float = 0.0, high: float = MAX_THRESHOLD
+) -> float | None:
+    """A number from a query parameter, typed or as typed into a form (``0,5`` reads 0.5).
+
+    ``None`` when blank, unreadable or outside ``low``–``high``: a page's filter box then
+    simply does not filter.
+    """
+    if value is None:
+        return None
+    try:
+        number = float(str(value).strip().replace(",", "."))
+    except ValueError:
+        return None
+    return number if low <= number <= high else None
+
+
+def rule_filter(
+    *,
+    min_support: float | str | None = None,
+    min_confidence: float | str | None = None,
+    min_lift: float | str | None = None,
+    item: str | None = None,
+    order: str | None = None,
+) -> RuleFilter:
+    """The filter of a rules list or export from its query parameters (the API's or a page's).
+
+    Support and confidence are shares (0 to 1); an unknown order is by lift.
+    """
+    return RuleFilter(
+        min_support=as_number(min_support, high=1.0),
+        min_confidence=as_number(min_confidence, high=1.0),
+        min_lift=as_number(min_lift),
+        item=(item or "").strip() or None,
+        order=order if order in ORDERS else "lift",
+    )
 
 
 def runs_list(session: Session, *, limit: int = 50, level: str | None = None) -> list[BasketRun]:
@@ -91,6 +134,15 @@ def run_active(
     if found is None and fallback and store_id is not None:
         found = session.scalars(_active(level, None)).first()
     return found
+
+
+def run_chosen(
+    session: Session, *, run_id: int | None, level: str, store_id: int | None
+) -> BasketRun | None:
+    """The run asked for (``NotFound`` when there is no such run), else the one in force."""
+    if run_id is not None:
+        return run_get(session, run_id=run_id)
+    return run_active(session, level=level, store_id=store_id)
 
 
 # Built once: the till asks this at every request, and building a statement (and its cache
@@ -172,6 +224,20 @@ def rules_search(
         .offset(offset)
     )
     return int(total), list(rows)
+
+
+def rules_page(
+    session: Session,
+    *,
+    run: BasketRun,
+    where: RuleFilter,
+    limit: int,
+    offset: int = 0,
+    locale: str = "en",
+) -> tuple[int, list[RuleRead]]:
+    """A page of a run's rules that pass the filter, named for staff, and how many pass it."""
+    total, rows = rules_search(session, run=run, where=where, limit=limit, offset=offset)
+    return total, rule_reads(session, level=run.level, rules=rows, locale=locale)
 
 
 def rules_all(session: Session, *, run_id: int) -> list[BasketRule]:

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from regulars.baskets.models import BasketRule, BasketRun
-from regulars.baskets.queries import item_refs
+from regulars.baskets.queries import RuleFilter, item_refs, rules_page
 from regulars.baskets.schemas import PromotionRead, PulledRead, RuleRead, ShelfPairRead
 from regulars.catalog.models import Product
 
@@ -34,11 +34,13 @@ __all__ = [
     "category_departments",
     "promotion",
     "rules_csv",
+    "rules_export",
     "shelf_pairs",
     "strongest_pairs",
 ]
 
 PULLED_SHOWN = 5
+EXPORT_LIMIT = 10_000_000  # an export holds every rule that passes the filter
 
 
 def category_departments(session: Session) -> dict[str, str]:
@@ -232,3 +234,11 @@ def rules_csv(rules: Sequence[RuleRead]) -> str:
             )
         )
     return "\ufeff" + out.getvalue()
+
+
+def rules_export(
+    session: Session, *, run: BasketRun, where: RuleFilter, locale: str = "en"
+) -> tuple[str, str]:
+    """Every rule of a run that passes the filter as CSV, and the file's name."""
+    _total, reads = rules_page(session, run=run, where=where, limit=EXPORT_LIMIT, locale=locale)
+    return f"basket-rules-{run.id}.csv", rules_csv(reads)

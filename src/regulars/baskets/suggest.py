@@ -10,8 +10,10 @@ not drag thousands of rules into every lookup. A 30-line basket then touches onl
 rules filed under its 30 products.
 
 The index is built once per run and cached per process, keyed by the run's id and its
-random ``revision``; every request asks the database which run is in force (one indexed
-read of two columns), so a newer run replaces the index at the next request.
+random ``revision``; :func:`index_for` asks the database which run is in force (one indexed
+read of two columns), so a newer run replaces the index at the next call. The till's route
+does not call it at every request: :mod:`regulars.baskets.till` remembers the answer for a
+few seconds.
 """
 
 from __future__ import annotations

@@ -14,9 +14,8 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from regulars.baskets import queries, reports
-from regulars.baskets.models import BasketRule, BasketRun
+from regulars.baskets.models import BasketRun
 from regulars.baskets.network import network_svg
-from regulars.baskets.queries import RuleFilter
 from regulars.baskets.reports import Edge
 from regulars.baskets.rules import LEVELS, label_level
 from regulars.baskets.runner import miner_get
@@ -35,15 +34,6 @@ log = logging.getLogger(__name__)
 PAGE = 50
 NETWORK_RULES = 30
 Text = Annotated[str | None, Query(max_length=100)]
-
-
-def _number(text: str | None, *, low: float = 0.0, high: float = 1_000_000.0) -> float | None:
-    """A number typed into a filter box, or ``None`` when blank or not a number in range."""
-    try:
-        value = float(str(text).strip().replace(",", "."))
-    except ValueError:
-        return None
-    return value if low <= value <= high else None
 
 
 def _whole(text: str | None) -> int | None:
@@ -82,12 +72,48 @@ def _scope(run: str | None, level: str | None, store: str | None) -> Scope:
 
 def _run_of(session: Session, scope: Scope) -> BasketRun | None:
     """The scope's run, or ``None`` when nothing has been mined for it yet."""
-    if scope.run_id is not None:
-        try:
-            return queries.run_get(session, run_id=scope.run_id)
-        except NotFound:
-            return None
-    return queries.run_active(session, level=scope.level, store_id=scope.store_id)
+    try:
+        return queries.run_chosen(
+            session, run_id=scope.run_id, level=scope.level, store_id=scope.store_id
+        )
+    except NotFound:
+        return None
+
+
+class RuleForm:
+    """The query of the rules page and its CSV: the run's scope and the filter as typed."""
+
+    def __init__(
+        self,
+        run: Text = None,
+        level: Text = None,
+        store: Text = None,
+        min_support: Text = None,
+        min_confidence: Text = None,
+        min_lift: Text = None,
+        item: Text = None,
+        order: Text = None,
+    ) -> None:
+        """Read the scope and the filter; what cannot be read does not filter."""
+        self.scope = _scope(run, level, store)
+        self.where = queries.rule_filter(
+            min_support=min_support,
+            min_confidence=min_confidence,
+            min_lift=min_lift,
+            item=item,
+            order=order,
+        )
+        # shown again in the filter boxes as typed, and carried by the export link
+        self.typed = {
+            "min_support": min_support or "",
+            "min_confidence": min_confidence or "",
+            "min_lift": min_lift or "",
+            "item": item or "",
+            "order": self.where.order,
+        }
+
+
+RuleQuery = Annotated[RuleForm, Depends()]
 
 
 def _common(uow: UowDep, scope: Scope, run: BasketRun | None) -> dict[str, Any]:
@@ -110,86 +136,49 @@ def rules_page(
     request: Request,
     uow: UowDep,
     ctx: Reader,
-    run: Text = None,
-    level: Text = None,
-    store: Text = None,
-    min_support: Text = None,
-    min_confidence: Text = None,
-    min_lift: Text = None,
-    item: Text = None,
-    order: Text = None,
+    form: RuleQuery,
     page_no: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1,
     started: Text = None,
 ) -> HTMLResponse:
     """Browse and filter the rules of a run, with links to export, chart and companions."""
-    scope = _scope(run, level, store)
-    found = _run_of(uow.session, scope)
-    where = RuleFilter(
-        min_support=_number(min_support, high=1),
-        min_confidence=_number(min_confidence, high=1),
-        min_lift=_number(min_lift),
-        item=(item or "").strip() or None,
-        order=order if order in queries.ORDERS else "lift",
-    )
-    total, rows = 0, list[BasketRule]()
-    if found is not None:
-        total, rows = queries.rules_search(
-            uow.session, run=found, where=where, limit=PAGE, offset=(page_no - 1) * PAGE
+    found = _run_of(uow.session, form.scope)
+    total, rules = (
+        queries.rules_page(
+            uow.session,
+            run=found,
+            where=form.where,
+            limit=PAGE,
+            offset=(page_no - 1) * PAGE,
+            locale=ctx.locale,
         )
-    filters = {
-        "min_support": min_support or "",
-        "min_confidence": min_confidence or "",
-        "min_lift": min_lift or "",
-        "item": item or "",
-        "order": where.order,
-    }
+        if found is not None
+        else (0, [])
+    )
     data = {
-        **_common(uow, scope, found),
-        "rules": queries.rule_reads(
-            uow.session, level=found.level if found else scope.level, rules=rows, locale=ctx.locale
-        ),
+        **_common(uow, form.scope, found),
+        "rules": rules,
         "total": total,
-        "filters": filters,
+        "filters": form.typed,
         "page_no": page_no,
         "page_size": PAGE,
         "orders": tuple(queries.ORDERS),
         "started": bool(started),
-        "export_query": scope.query(**filters),
+        "export_query": form.scope.query(**form.typed),
     }
     return page(request, ctx, "baskets/rules.html", data)
 
 
 @router.get("/baskets/rules.csv", response_class=Response)
-def rules_export(
-    uow: UowDep,
-    ctx: Reader,
-    run: Text = None,
-    level: Text = None,
-    store: Text = None,
-    min_support: Text = None,
-    min_confidence: Text = None,
-    min_lift: Text = None,
-    item: Text = None,
-    order: Text = None,
-) -> Response:
+def rules_export(uow: UowDep, ctx: Reader, form: RuleQuery) -> Response:
     """The filtered rules of a run as CSV."""
-    scope = _scope(run, level, store)
-    found = _run_of(uow.session, scope)
+    found = _run_of(uow.session, form.scope)
     if found is None:
         raise NotFound(_("no rules have been mined yet at this level"), field="run_id")
-    where = RuleFilter(
-        min_support=_number(min_support, high=1),
-        min_confidence=_number(min_confidence, high=1),
-        min_lift=_number(min_lift),
-        item=(item or "").strip() or None,
-        order=order if order in queries.ORDERS else "lift",
-    )
-    _total, rows = queries.rules_search(uow.session, run=found, where=where, limit=10_000_000)
-    reads = queries.rule_reads(uow.session, level=found.level, rules=rows, locale=ctx.locale)
+    name, text = reports.rules_export(uow.session, run=found, where=form.where, locale=ctx.locale)
     return Response(
-        reports.rules_csv(reads),
+        text,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="basket-rules-{found.id}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
@@ -239,7 +228,7 @@ def network_page(
     """The strongest one-to-one rules of a run as a network chart, with their table."""
     scope = _scope(run, level, store)
     found = _run_of(uow.session, scope)
-    shown = int(_number(top, low=2, high=80) or NETWORK_RULES)
+    shown = int(queries.as_number(top, low=2, high=80) or NETWORK_RULES)
     edges = reports.strongest_pairs(uow.session, run=found, limit=shown) if found else []
     refs = queries.item_refs(
         uow.session,

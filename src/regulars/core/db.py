@@ -86,6 +86,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else as_utc(value)
 
 
+#: Execution option of a connection that only reads (``session.connection(execution_options=
+#: {READ_ONLY: True})``): on SQLite its transaction takes no write lock.
+READ_ONLY = "read_only"
+
+
 def _sqlite_pragmas(engine: Engine) -> None:
     """Make SQLite safe for concurrent tills: WAL, a busy timeout and BEGIN IMMEDIATE.
 
@@ -105,7 +110,10 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only unit (execution option ``read_only``) never upgrades, so a deferred
+        # BEGIN is safe and does not queue behind the writers (WAL readers do not block).
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:

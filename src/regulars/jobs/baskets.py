@@ -12,12 +12,17 @@ nightly scores. Mining needs only which products each sale receipt holds, so the
 groups the lines itself: one row per receipt with its product ids joined into a string
 (``group_concat`` on SQLite, ``string_agg`` on PostgreSQL), split again by Polars. That is
 ten times fewer rows through the driver than reading the lines (measured in
-``benchmarks/baskets.py``), and the period and store filters run on the database's indexes.
+``benchmarks/baskets.py``; letting Polars group (receipt, product) pairs read as plain
+columns was slower on SQLite: the driver builds a Python tuple per line), and the period and
+store filters run on the database's indexes. The read is a read-only transaction, so on
+SQLite it holds no write lock while the tills record receipts. The rules are stored with one
+``executemany`` (``baskets.service.run_finish``).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from datetime import time as clock
 from typing import Any
@@ -34,6 +39,7 @@ from regulars.baskets.models import BasketRun
 from regulars.baskets.schemas import MineIn
 from regulars.catalog.models import Product
 from regulars.core.config import get_settings
+from regulars.core.db import READ_ONLY
 from regulars.core.timeutil import as_utc
 from regulars.core.uow import UnitOfWork
 from regulars.sales.models import Receipt, ReceiptLine
@@ -46,6 +52,9 @@ __all__ = [
     "read_baskets",
     "read_products",
 ]
+
+
+_READ: Mapping[str, bool] = {READ_ONLY: True}
 
 
 def _day_start(day: date) -> datetime:
@@ -90,6 +99,17 @@ def read_baskets(
         orient="row",
     )
     return raw.with_columns(pl.col("products").str.split(",").cast(BASKETS["products"]))
+
+
+def _reading(uow: UnitOfWork) -> Connection:
+    """The connection to read the baskets on: read-only when no transaction is open yet.
+
+    On SQLite a read-only transaction takes no write lock, so the tills keep recording
+    receipts while the baskets are read (a second or so on a large chain).
+    """
+    if uow.session.in_transaction():
+        return uow.session.connection()
+    return uow.session.connection(execution_options=_READ)
 
 
 def read_products(connection: Connection) -> pl.DataFrame:
@@ -196,7 +216,7 @@ def baskets_mine(
 ) -> BasketRun:
     """Read the receipts ``data`` asks for, mine them and store the run (committed)."""
     started = time.perf_counter()
-    connection = uow.session.connection()
+    connection = _reading(uow)
     baskets = read_baskets(
         connection,
         period_from=data.period_from,
@@ -241,8 +261,9 @@ def baskets_refresh(uow: UnitOfWork, day: date) -> dict[str, Any]:
     are pruned (the newest ten of each scope are kept).
     """
     period_from = day - timedelta(days=basket_rules.NIGHTLY_DAYS - 1)
-    baskets = read_baskets(uow.session.connection(), period_from=period_from, period_to=day)
-    products = read_products(uow.session.connection())
+    connection = _reading(uow)
+    baskets = read_baskets(connection, period_from=period_from, period_to=day)
+    products = read_products(connection)
     uow.commit()
     asks = [
         MineIn(level="product", period_from=period_from, period_to=day),
