@@ -146,3 +146,37 @@ def test_receipt_lines_must_agree_and_changed_receipt_conflicts(uow, tmp_path, w
     assert errors_by_line(outcome)[2] == [
         ("receipt_no", "receipt R1 was already recorded with different content")
     ]
+
+
+def test_first_purchase_only_moves_earlier_and_names_the_largest_line(uow, tmp_path, world) -> None:
+    early, late = world.members[0], world.members[1]
+    world.products[2].department = "PRODUCE"
+    early.first_purchase_at = datetime(2026, 1, 1, tzinfo=UTC)
+    early.first_purchase_category = "BAKERY"
+    late.first_purchase_at = datetime(2027, 1, 1, tzinfo=UTC)
+    late.first_purchase_category = "BAKERY"
+    uow.flush()
+    big = {"barcode": ean13(3), "quantity": "3", "unit_price": "5.50", "amount": "16.00"}
+    data = [
+        _line("E1", member_card=early.card_no),
+        # A later receipt first in the file: the earliest one counts, not the first line.
+        _line("L2", member_card=late.card_no, occurred_at="2026-11-22T10:15:00+08:00"),
+        _line("L1", member_card=late.card_no),
+        _line("L1", member_card=late.card_no, **big),
+    ]
+    path = write_table(tmp_path / "first.csv", data)
+    run, _outcome = import_file(uow, kind="receipts", data=path, filename=path.name)
+    assert run.rows_loaded == 4
+    # Written in time order: the later receipt, first in the file, gets the higher id.
+    ids = dict(uow.session.execute(select(Receipt.receipt_no, Receipt.id)).all())
+    assert ids["L1"] < ids["L2"]
+    for member in (early, late):
+        uow.session.refresh(member)
+    assert (early.first_purchase_at, early.first_purchase_category) == (
+        datetime(2026, 1, 1, tzinfo=UTC),
+        "BAKERY",
+    )
+    assert (late.first_purchase_at, late.first_purchase_category) == (
+        datetime(2026, 11, 20, 2, 15, tzinfo=UTC),
+        "PRODUCE",
+    )

@@ -2,10 +2,10 @@
 
 How it goes, and why:
 
-* Lines are checked column by column (``checks``), then receipt by receipt: the lines of
-  one receipt must agree on its time, member, cashier and payment method. If one line of
-  a receipt is bad, the whole receipt is left out and each of its other lines is reported
-  with the reason "receipt … has a bad line N", so nothing is lost silently.
+* Lines are checked column by column (``receipt_checks``), then receipt by receipt: the
+  lines of one receipt must agree on its time, member, cashier and payment method. If one
+  line of a receipt is bad, the whole receipt is left out and each of its other lines is
+  reported with the reason "receipt … has a bad line N", so nothing is lost silently.
 * Unknown stores and tills are created (a history file from old tills names tills the
   CRM has never seen); unknown products and members are bad rows (load them first).
 * A receipt already recorded with the same content is *unchanged*; the same key with
@@ -19,7 +19,12 @@ How it goes, and why:
   stored ``response`` (shaped like ``ReceiptAnswer``) is written in the same insert and
   lines need no RETURNING. Rows go to the driver as stored: ``COPY`` on PostgreSQL,
   ``executemany`` on SQLite (``bulk.write_rows``), committed batch by batch. Receipts
-  already recorded are found once, before the first batch (``_known``).
+  already recorded are found once, before the first batch (``_known``). Receipts are
+  written in time order, so receipt ids follow ``occurred_at`` within one import.
+* Members' first purchase only ever moves earlier, as at the till; each batch moves it
+  for its own members in one statement (``first_purchases``), before its commit.
+* Points are not earned by imported receipts (history is not a checkout; the loyalty
+  ledger only records till sales and staff adjustments or grant files).
 """
 
 from __future__ import annotations
@@ -31,25 +36,24 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import insert, select
 
-from regulars.catalog.models import Product, Store, Terminal
+from regulars.catalog.models import Store, Terminal
 from regulars.core.crypto import get_cipher
 from regulars.core.i18n import _
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
 from regulars.imports import bulk, checks
+from regulars.imports.first_purchases import first_purchases_note
 from regulars.imports.formats import LINE
 from regulars.imports.outcome import Checkpoint, Outcome, Progress, say
+from regulars.imports.receipt_checks import bad, lines_check
 from regulars.imports.receipt_rows import (
     KEY,
     line_rows,
     receipt_heads,
     receipt_rows,
 )
-from regulars.members.models import Member
-from regulars.sales.models import Receipt, ReceiptLine
 from regulars.sales.schemas import ReceiptAnswer
 
 BATCH_RECEIPTS = 5000
@@ -62,153 +66,6 @@ class ReceiptsResult:
     """What the receipts loader leaves for later steps: the members it touched."""
 
     member_ids: set[int]
-
-
-def _bad(
-    outcome: Outcome, frame: pl.DataFrame, mask: pl.Expr, column_name: str, reason: str | pl.Expr
-) -> None:
-    outcome.add_frame(frame.filter(mask), column=column_name, reason=reason)
-
-
-def _validate(frame: pl.DataFrame, outcome: Outcome) -> pl.DataFrame:
-    """Parse and check every line; return the frame with parsed columns added."""
-    occurred, naive = checks.timestamp("occurred_at")
-    mobile_map = checks.mobiles(frame["member_mobile"])
-    f = frame.with_columns(
-        occurred.alias("at"),
-        naive.alias("naive"),
-        checks.scaled("quantity", 3).alias("qty"),
-        checks.scaled("unit_price", 2).alias("price"),
-        pl.when(pl.col("discount").is_null())
-        .then(0)
-        .otherwise(checks.scaled("discount", 2))
-        .alias("disc"),
-        checks.scaled("amount", 2, signed=True).alias("amt"),
-        pl.col("member_mobile")
-        .replace_strict(mobile_map, default=None, return_dtype=pl.String)
-        .alias("mobile_e164"),
-        checks.barcode("barcode").alias("barcode_n"),
-    )
-    f = f.with_columns(
-        ((pl.col("qty") * pl.col("price") + 500) // 1000 - pl.col("disc")).alias("expected")
-    )
-    members_given = (
-        pl.col("member_card").is_not_null().cast(pl.Int8)
-        + pl.col("member_mobile").is_not_null().cast(pl.Int8)
-        + pl.col("member_ref").is_not_null().cast(pl.Int8)
-    )
-    rules: list[tuple[str, pl.Expr, str | pl.Expr]] = [
-        ("store", pl.col("store").is_null(), say(_("required"))),
-        ("store", ~pl.col("store").str.contains(checks.CODE), say(_("not a valid code"))),
-        ("terminal", pl.col("terminal").is_null(), say(_("required"))),
-        ("terminal", ~pl.col("terminal").str.contains(checks.CODE), say(_("not a valid code"))),
-        ("receipt_no", pl.col("receipt_no").is_null(), say(_("required"))),
-        (
-            "receipt_no",
-            ~pl.col("receipt_no").str.contains(checks.RECEIPT_NO),
-            say(_("not a valid receipt number")),
-        ),
-        ("occurred_at", pl.col("occurred_at").is_null(), say(_("required"))),
-        ("occurred_at", pl.col("naive"), say(_("must carry a time zone (e.g. +08:00 or Z)"))),
-        (
-            "occurred_at",
-            pl.col("occurred_at").is_not_null() & ~pl.col("naive") & pl.col("at").is_null(),
-            say(_("not a date-time")),
-        ),
-        (
-            "cashier",
-            pl.col("cashier").str.len_chars() > 64,
-            say(_("longer than {limit} characters"), limit=64),
-        ),
-        (
-            "member_card",
-            members_given > 1,
-            say(_("give one of member_card, member_mobile or member_ref")),
-        ),
-        (
-            "member_card",
-            pl.col("member_card").is_not_null()
-            & ~pl.col("member_card").str.contains(checks.CARD_NO),
-            say(_("not a card number")),
-        ),
-        (
-            "member_mobile",
-            pl.col("member_mobile").is_not_null() & pl.col("mobile_e164").is_null(),
-            say(_("not a mobile number")),
-        ),
-        (
-            "barcode",
-            pl.col("barcode").is_null() & pl.col("sku").is_null(),
-            say(_("a line needs a barcode or a sku")),
-        ),
-        (
-            "barcode",
-            pl.col("barcode").is_not_null() & pl.col("barcode_n").is_null(),
-            say(_("not a valid EAN-13, EAN-8 or UPC-A barcode")),
-        ),
-        (
-            "sku",
-            pl.col("sku").is_not_null() & ~pl.col("sku").str.contains(checks.CODE),
-            say(_("not a valid SKU")),
-        ),
-        ("quantity", pl.col("quantity").is_null(), say(_("required"))),
-        (
-            "quantity",
-            pl.col("quantity").is_not_null() & pl.col("qty").is_null(),
-            say(_("not a number with at most 3 decimals")),
-        ),
-        (
-            "quantity",
-            (pl.col("qty") <= 0) | (pl.col("qty") > checks.MAX_QTY_MILLI),
-            say(_("must be above 0 and at most 100000")),
-        ),
-        ("unit_price", pl.col("unit_price").is_null(), say(_("required"))),
-        (
-            "unit_price",
-            pl.col("unit_price").is_not_null() & pl.col("price").is_null(),
-            say(_("not an amount (0 or more, 2 decimals at most)")),
-        ),
-        ("unit_price", pl.col("price") > checks.MAX_MONEY_CENTS, say(_("too large"))),
-        (
-            "discount",
-            pl.col("disc").is_null(),
-            say(_("not an amount (0 or more, 2 decimals at most)")),
-        ),
-        ("amount", pl.col("amount").is_null(), say(_("required"))),
-        (
-            "amount",
-            pl.col("amount").is_not_null() & pl.col("amt").is_null(),
-            say(_("not an amount (2 decimals at most)")),
-        ),
-        ("amount", pl.col("amt").abs() > checks.MAX_MONEY_CENTS, say(_("too large"))),
-        (
-            "amount",
-            (pl.col("expected") - pl.col("amt")).abs() > 1,
-            pl.format(
-                say(_("amount {a} is not quantity × unit_price − discount ({b})"), a="{}", b="{}"),
-                pl.col("amt") / 100,
-                pl.col("expected") / 100,
-            ),
-        ),
-        (
-            "payment_method",
-            pl.col("payment_method").is_not_null()
-            & ~pl.col("payment_method").is_in(checks.PAYMENT_METHODS),
-            say(_("not a payment method")),
-        ),
-    ]
-    for name, mask, reason in rules:
-        _bad(outcome, f, mask.fill_null(False), name, reason)
-    member_key = (
-        pl.when(pl.col("member_card").is_not_null())
-        .then(pl.lit("card:") + pl.col("member_card"))
-        .when(pl.col("mobile_e164").is_not_null())
-        .then(pl.lit("mobile:") + pl.col("mobile_e164"))
-        .when(pl.col("member_ref").is_not_null())
-        .then(pl.lit("ref:") + pl.col("member_ref"))
-        .otherwise(None)
-    )
-    return f.with_columns(member_key.alias("member_key"))
 
 
 def _resolve(uow: UnitOfWork, f: pl.DataFrame, outcome: Outcome) -> pl.DataFrame:
@@ -260,14 +117,14 @@ def _resolve(uow: UnitOfWork, f: pl.DataFrame, outcome: Outcome) -> pl.DataFrame
         .alias("member_id"),
     )
     checked = f.filter(~pl.col(LINE).is_in(list(outcome.bad_lines)))
-    _bad(
+    bad(
         outcome,
         checked,
         pl.col("product_id").is_null() & pl.col("barcode").is_not_null(),
         "barcode",
         say(_("product not found")),
     )
-    _bad(
+    bad(
         outcome,
         checked,
         pl.col("product_id").is_null() & pl.col("barcode").is_null(),
@@ -275,7 +132,7 @@ def _resolve(uow: UnitOfWork, f: pl.DataFrame, outcome: Outcome) -> pl.DataFrame
         say(_("product not found")),
     )
     for name in ("member_card", "member_mobile", "member_ref"):
-        _bad(
+        bad(
             outcome,
             checked,
             pl.col("member_id").is_null() & pl.col(name).is_not_null(),
@@ -299,8 +156,8 @@ def _consistency(f: pl.DataFrame, outcome: Outcome) -> None:
         reason = pl.format(
             say(_("differs from line {line} of the same receipt"), line="{}"), pl.col("first_line")
         )
-        _bad(outcome, joined, differs, name, reason)
-    _bad(
+        bad(outcome, joined, differs, name, reason)
+    bad(
         outcome,
         joined,
         pl.col("n") > checks.MAX_LINES,
@@ -395,8 +252,8 @@ def _answer_time(now: datetime) -> str:
 
 def _insert(
     uow: UnitOfWork, heads: pl.DataFrame, lines: pl.DataFrame, *, source: str, now: datetime
-) -> None:
-    """Insert a batch of new receipts and their lines."""
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Insert a batch of new receipts and their lines; return both (heads with ``id``)."""
     heads = heads.with_columns(bulk.reserve_ids(uow, "receipt", heads.height))
     rows = receipt_rows(
         heads,
@@ -405,47 +262,11 @@ def _insert(
         recorded_json=_answer_time(now),
         postgres=bulk.is_pg(uow),
     )
-    bulk.write_rows(uow, "receipt", rows)
-    bulk.write_rows(uow, "receipt_line", line_rows(lines, heads))
-
-
-def first_purchases_refresh(uow: UnitOfWork, member_ids: set[int]) -> None:
-    """Set members' first purchase from their earliest sale, set-based.
-
-    The category is the department of the earliest receipt's largest line, as the till
-    path derives it one receipt at a time. Only receipts at the earliest time are sorted
-    (found through ``ix_receipt_member_time``), not every line the member ever bought.
-    """
-
-    def earliest_sale(of: type[Receipt]) -> Any:
-        return (
-            select(func.min(of.occurred_at))
-            .where(of.member_id == Member.id, of.kind == "sale")
-            .correlate(Member)
-            .scalar_subquery()
-        )
-
-    earliest = earliest_sale(Receipt)
-    department = (
-        select(Product.department)
-        .join(ReceiptLine, ReceiptLine.product_id == Product.id)
-        .join(Receipt, Receipt.id == ReceiptLine.receipt_id)
-        .where(
-            Receipt.member_id == Member.id,
-            Receipt.kind == "sale",
-            Receipt.occurred_at == earliest_sale(aliased(Receipt)),
-        )
-        .order_by(Receipt.occurred_at, Receipt.id, ReceiptLine.amount.desc(), ReceiptLine.line_no)
-        .limit(1)
-        .scalar_subquery()
-    )
-    for chunk in _chunks(sorted(member_ids), 5000):
-        uow.session.execute(
-            update(Member)
-            .where(Member.id.in_(chunk))
-            .values(first_purchase_at=earliest, first_purchase_category=department)
-            .execution_options(synchronize_session=False)
-        )
+    written = line_rows(lines, heads)
+    with bulk.write_cache(uow):
+        bulk.write_rows(uow, "receipt", rows)
+        bulk.write_rows(uow, "receipt_line", written)
+    return heads.select("id", "member_id", "at"), written
 
 
 def receipts_load(
@@ -460,7 +281,7 @@ def receipts_load(
 ) -> ReceiptsResult:
     """Load receipt lines (see the module docstring)."""
     outcome.total += frame.height
-    f = _validate(frame, outcome)
+    f = lines_check(frame, outcome)
     f = _resolve(uow, f, outcome)
     _consistency(f.filter(~pl.col(LINE).is_in(list(outcome.bad_lines))), outcome)
     good = _spread_bad_receipts(f, outcome)
@@ -476,7 +297,10 @@ def receipts_load(
         orient="row",
     )
     good = good.join(ids, on=["store", "terminal"], how="left", maintain_order="left")
-    heads = _known(uow, receipt_heads(good))
+    # Receipts go in time order (the file's order among equal times): each member's
+    # earliest sale comes in the first batch that has the member, so later batches leave
+    # the first purchase alone, and the time index is written at its end.
+    heads = _known(uow, receipt_heads(good).sort("at", maintain_order=True))
     members: set[int] = set()
     total_lines = good.height
     done_lines = 0
@@ -497,7 +321,7 @@ def receipts_load(
         )
         if fresh.height:
             lines = good.join(fresh.select(KEY), on=KEY, how="semi")
-            _insert(uow, fresh, lines, source=source, now=now)
+            first_purchases_note(uow, *_insert(uow, fresh, lines, source=source, now=now))
             outcome.loaded += lines.height
             members.update(fresh["member_id"].drop_nulls().unique().to_list())
         uow.flush()
@@ -506,7 +330,4 @@ def receipts_load(
         done_lines += int(batch["line_count"].sum() or 0)
         if progress is not None:
             progress("receipts", done_lines, total_lines)
-    if members:
-        first_purchases_refresh(uow, members)
-        uow.flush()
     return ReceiptsResult(member_ids=members)
