@@ -86,6 +86,15 @@ def test_undated_history_measures_rhythm_in_visits() -> None:
     assert first["expected_days"] is None
 
 
+def test_ranking_without_the_reasons_facts_is_the_same_ranking() -> None:
+    # top_k skips the spread of the purchase gaps (only reasons quote it): same lists
+    model = fit(_history(), as_of=34)
+    ranked = model.top_k([1, 2, 3, 99], k=5)
+    explained = model.predict([1, 2, 3, 99], k=5)
+    assert ranked.rows() == explained.select("user_id", "item_id", "rank").rows()
+    assert ranked.height == 20
+
+
 def test_a_given_target_is_learned_from() -> None:
     history = _history()
     # the validation baskets say everyone buys milk and bread next
@@ -140,11 +149,13 @@ def test_fit_checks_its_input() -> None:
         reason_text("rhythm", {"every_days": 3})
 
 
-def test_history_from_receipt_lines() -> None:
+def _lines() -> pl.DataFrame:
+    """Receipt lines of member 7: two lines of one product, an anonymous sale, a return."""
+
     def at(day: int, hour: int) -> datetime:
         return datetime(2026, 1, day, hour, tzinfo=UTC)
 
-    lines = pl.DataFrame(
+    return pl.DataFrame(
         {
             "receipt_id": [1, 1, 2, 3, 4, 5],
             "member_id": [7, 7, 7, 7, None, 7],
@@ -156,7 +167,10 @@ def test_history_from_receipt_lines() -> None:
             "cost": [None] * 6,
         }
     )
-    history = history_from_lines(lines)
+
+
+def test_history_from_receipt_lines() -> None:
+    history = history_from_lines(_lines())
     first_day = (datetime(2026, 1, 1, tzinfo=UTC).date() - datetime(1970, 1, 1).date()).days
     assert history.rows() == [
         (7, 0, first_day, BREAD),
@@ -218,3 +232,27 @@ def test_spark_scores_a_tafeng_slice_like_the_local_engine(spark: Any, data_dir:
     local = model.predict(None, k=10)
     distributed = predict_spark(spark, model, spark.createDataFrame(split.history.to_arrow()), 10)
     _assert_same_predictions(local, distributed)
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_spark_builds_histories_like_the_local_engine(spark: Any) -> None:
+    from regulars.analytics.engines.spark_repurchase import history_from_lines_spark
+
+    lines = pl.concat(
+        [
+            _lines(),
+            # a second member whose two receipts share a time: numbered by receipt id
+            _lines()
+            .filter(pl.col("receipt_id").is_in([1, 3]))
+            .with_columns(member_id=pl.lit(8, pl.Int64), at=pl.col("at").min())
+            .with_columns(receipt_id=pl.col("receipt_id") + 10),
+        ]
+    )
+    local = history_from_lines(lines)
+    distributed = pl.from_arrow(
+        history_from_lines_spark(spark.createDataFrame(lines.to_arrow())).toArrow()
+    )
+    assert isinstance(distributed, pl.DataFrame)
+    assert distributed.sort(local.columns).rows() == local.rows()
+    assert local["user_id"].n_unique() == 2

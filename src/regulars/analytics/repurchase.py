@@ -24,20 +24,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Final
 
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
 from regulars.analytics.frames import LINES, require
-from regulars.analytics.repurchase_features import (
-    HISTORY,
-    Summary,
-    candidates,
-    feature_frame,
-    summarise,
-)
+from regulars.analytics.repurchase_features import candidates, feature_frame, feature_matrix
 from regulars.analytics.repurchase_reasons import REASONS, explain, reason_text
+from regulars.analytics.repurchase_summary import HISTORY, Summary, summarise
 
 __all__ = [
     "PREDICTIONS",
@@ -62,6 +58,9 @@ PREDICTIONS: Mapping[str, pl.DataType] = {
 }
 
 
+SMALL: Final = "in-memory"  # the Polars engine for the fit's bounded learning set
+
+
 @dataclass(frozen=True)
 class RepurchaseParams:
     """The model's few knobs (defaults: cost against accuracy on Ta-Feng and dunnhumby)."""
@@ -83,7 +82,12 @@ class Extras:
     item_signals: pl.DataFrame | None = None
 
     def summarise(
-        self, history: pl.DataFrame, users: pl.DataFrame | None, as_of: int | None
+        self,
+        history: pl.DataFrame,
+        users: pl.DataFrame | None,
+        as_of: int | None,
+        *,
+        spread: bool = True,
     ) -> Summary:
         """Summarise ``history`` for ``users`` with these extras."""
         return summarise(
@@ -93,6 +97,7 @@ class Extras:
             categories=self.categories,
             user_signals=self.user_signals,
             item_signals=self.item_signals,
+            spread=spread,
         )
 
 
@@ -124,18 +129,23 @@ class RepurchaseModel:
         *,
         history: pl.DataFrame | None = None,
         as_of: int | None = None,
+        spread: bool = True,
     ) -> tuple[Summary, pl.DataFrame]:
-        """Every candidate of ``users`` (all by default) with its facts, features and score."""
+        """Every candidate of ``users`` (all by default) with its facts, features and score.
+
+        ``spread=False`` leaves out a fact only the reasons need (see :func:`summarise`).
+        """
         source = self.history if history is None else require(history, HISTORY, "history")
         who = None if users is None else _user_frame(users)
-        summary = self.extras.summarise(source, who, as_of if as_of is not None else self.as_of)
+        at = as_of if as_of is not None else self.as_of
+        summary = self.extras.summarise(source, who, at, spread=spread)
         if who is None:
             who = source.select("user_id").unique().sort("user_id")
         lazy, names = feature_frame(summary, candidates(summary, who, self.params.n_popular))
         if tuple(names) != self.names:
             raise ValueError("the history's kind (dates, categories, signals) changed since fit")
         frame = lazy.collect()
-        matrix = (frame.select(names).to_numpy() - self.mean) / self.scale
+        matrix = (feature_matrix(frame, names) - self.mean) / self.scale
         logit = np.einsum("nj,j->n", matrix, self.weights) + self.intercept
         return summary, frame.with_columns(score=pl.Series(_sigmoid(logit)))
 
@@ -147,7 +157,7 @@ class RepurchaseModel:
         history: pl.DataFrame | None = None,
     ) -> pl.DataFrame:
         """Ranked predictions only (``user_id, item_id, rank``), for evaluation."""
-        _summary, frame = self.scored(users, history=history)
+        _summary, frame = self.scored(users, history=history, spread=False)
         return _rank(frame, k).select("user_id", "item_id", "rank")
 
     def predict(
@@ -216,15 +226,19 @@ def _logistic(
     penalty = np.full(design.shape[1], l2)
     penalty[-1] = 0.0  # the intercept is not shrunk
     loss = _penalised_loss(design, y, theta, penalty)
+    # The Hessian, the dearest product, only steers the step: single precision halves its
+    # cost, while the gradient and the loss, which decide where the fit ends, stay double.
+    single = design.astype(np.float32)
     # einsum rather than ``@``: these tall, narrow products are memory-bound, and threaded
     # BLAS spinning on them on a busy machine cost up to a hundred times more CPU.
     for _step in range(max_iter):
         p = _sigmoid(np.einsum("nj,j->n", design, theta))
         gradient = np.einsum("nj,n->j", design, p - y) + penalty * theta
         # Floor the curvature so saturated rows never produce subnormal floats (slow).
-        curvature = np.maximum(p * (1.0 - p), 1e-12)
-        weighted = design * curvature[:, None]
-        hessian = np.einsum("ni,nj->ij", weighted, design) + np.diag(penalty + 1e-9)
+        curvature = np.maximum(p * (1.0 - p), 1e-12).astype(np.float32)
+        weighted = single * curvature[:, None]
+        hessian = np.einsum("ni,nj->ij", weighted, single).astype(np.float64)
+        hessian += np.diag(penalty + 1e-9)
         step = np.linalg.solve(hessian, gradient)
         size = 1.0
         while True:
@@ -278,7 +292,7 @@ def fit(
 ) -> RepurchaseModel:
     """Learn the weights on a validation target; the model then predicts from ``history``.
 
-    ``history`` has the :data:`~regulars.analytics.repurchase_features.HISTORY` columns.
+    ``history`` has the :data:`~regulars.analytics.repurchase_summary.HISTORY` columns.
     ``target`` (``user_id, item_id``) holds next baskets of some users to learn from — a
     validation split; without it each user's last basket is held out of their history.
     ``as_of`` is the day the predictions are for (dated histories; default: the last day).
@@ -309,19 +323,21 @@ def fit(
     if target is None:
         source, target = _holdout(source)
     target = target.join(who, on="user_id", how="semi").unique()
-    learn = extras.summarise(source, None, None).collected()
+    # Learning sets are small (a few thousand users at most): the in-memory engine runs
+    # them with less overhead, and fewer threads to stall on a busy machine, than streaming.
+    learn = extras.summarise(source, None, None, spread=False).collected(SMALL)
     labelled = (
         candidates(learn, who, params.n_popular)
         .join(target.lazy().with_columns(label=pl.lit(1.0)), on=["user_id", "item_id"], how="left")
-        .collect()
+        .collect(engine=SMALL)
     )
     # Keep every bought candidate and a seeded share of the others, before computing features.
     draw = _uniform(labelled["user_id"].to_numpy(), labelled["item_id"].to_numpy(), params.seed)
     labelled = labelled.filter(pl.col("label").is_not_null() | pl.Series(draw < params.negatives))
     lazy, names = feature_frame(learn, labelled.lazy())
-    frame = lazy.collect()
+    frame = lazy.collect(engine=SMALL)
     labels = frame["label"].fill_null(0.0).to_numpy()
-    matrix = frame.select(names).to_numpy()
+    matrix = feature_matrix(frame, names)
     mean = matrix.mean(axis=0)
     scale = matrix.std(axis=0)
     scale[scale < 1e-12] = 1.0

@@ -25,7 +25,7 @@ from typing import Any
 
 import polars as pl
 
-from regulars.analytics.repurchase_features import Summary
+from regulars.analytics.repurchase_summary import Summary
 from regulars.core.i18n import _, translate
 
 __all__ = ["REASONS", "REGULAR_SPREAD", "explain", "reason_text"]

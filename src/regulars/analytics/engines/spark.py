@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 from pyspark.sql import SparkSession
 
 __all__ = ["spark_session"]
@@ -9,6 +12,9 @@ __all__ = ["spark_session"]
 
 def spark_session(master: str = "local[2]", *, app_name: str = "regulars") -> SparkSession:
     """Start (or reuse) a Spark session on ``master``, quiet and sized for analytics jobs."""
+    # Python workers (the list chooser runs in them) need this interpreter and its packages;
+    # a cluster deployment names its own through PYSPARK_PYTHON.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = (
         SparkSession.builder.master(master)
         .appName(app_name)
