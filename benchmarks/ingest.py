@@ -250,15 +250,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(url: str, workers: int, var_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """``regulars serve`` on ``url`` with ``workers`` processes, once it answers."""
+def start_server(
+    url: str, workers: int, var_dir: Path, source: Path | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``regulars serve`` on ``url`` with ``workers`` processes, once it answers.
+
+    With ``source`` (a source tree, e.g. a ``git archive`` of earlier code) the server
+    imports ``regulars`` from there instead of this tree.
+    """
     port = free_port()
     env = {**os.environ, "REGULARS_DATABASE_URL": url, "REGULARS_VAR_DIR": str(var_dir)}
-    command = [str(Path(sys.executable).with_name("regulars")), "serve", "--port", str(port)]
+    if source is not None:
+        env["PYTHONPATH"] = str(source / "src")
+    # Without the job scheduler: a fresh server would run the nightly jobs at once, beside
+    # the load, and the figures would measure them too.
+    command = [str(Path(sys.executable).with_name("regulars")), "serve", "--no-scheduler"]
+    command += ["--port", str(port)]
     # A session of its own, so that stopping it reaches uvicorn's worker processes too.
     proc = subprocess.Popen([*command, "--workers", str(workers)], env=env, start_new_session=True)
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
@@ -268,7 +279,7 @@ def start_server(url: str, workers: int, var_dir: Path) -> tuple[subprocess.Pope
         except httpx.TransportError:
             time.sleep(0.2)
     stop_server(proc)
-    raise RuntimeError("server did not start within 180 s")
+    raise RuntimeError("server did not start within 600 s")
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
@@ -281,7 +292,72 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-async def _phase(base_url: str, requests: list[list[str]], clients: int) -> dict[str, Any]:
+def _cpu_of(pids: list[int]) -> float:
+    """CPU seconds (user and system) used so far by the processes ``pids`` that still run."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def _session_pids(session: int) -> list[int]:
+    """The processes of a session (the server and its uvicorn workers)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[3]) == session:
+            pids.append(int(entry.name))
+    return pids
+
+
+def _backend_pids(url: str | None) -> list[int]:
+    """PostgreSQL's server processes serving ``url``'s database (same machine)."""
+    if not url or not url.startswith("postgresql"):
+        return []
+    engine = create_engine(make_url(url))
+    with engine.connect() as conn:
+        pids = list(
+            conn.scalars(
+                text(
+                    "SELECT pid FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        )
+    engine.dispose()
+    return [int(p) for p in pids]
+
+
+@dataclass
+class CpuProbe:
+    """CPU seconds of the server's processes and of the database's (PostgreSQL) processes.
+
+    On a machine shared with other work the rates move with the load; the CPU each
+    receipt costs moves much less, so it is reported beside them.
+    """
+
+    session: int | None = None
+    database_url: str | None = None
+
+    def read(self) -> tuple[float, float]:
+        """(server CPU seconds, database CPU seconds) so far."""
+        server = _cpu_of(_session_pids(self.session)) if self.session else 0.0
+        return server, _cpu_of(_backend_pids(self.database_url))
+
+
+async def _phase(
+    base_url: str, requests: list[list[str]], clients: int, probe: CpuProbe | None = None
+) -> dict[str, Any]:
     """Send ``(api key, body)`` pairs from ``clients`` connections; time each request."""
     queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
     for key, body in requests:
@@ -299,11 +375,14 @@ async def _phase(base_url: str, requests: list[list[str]], clients: int) -> dict
             latencies.append(time.perf_counter() - began)
             statuses[answer.status_code] += 1
 
+    probe = probe or CpuProbe()
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=120) as client:
+        server_cpu, db_cpu = probe.read()
         cpu, began = time.process_time(), time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(clients)))
         wall = time.perf_counter() - began
         cpu = time.process_time() - cpu
+        server_after, db_after = probe.read()
     latencies.sort()
     return {
         "requests": len(latencies),
@@ -313,15 +392,19 @@ async def _phase(base_url: str, requests: list[list[str]], clients: int) -> dict
         "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "client_cpu_seconds": cpu,
+        "server_cpu_ms": 1000 * (server_after - server_cpu) / max(1, len(latencies)),
+        "database_cpu_ms": 1000 * (db_after - db_cpu) / max(1, len(latencies)),
     }
 
 
 def load_main(base_url: str, jobs: Path, clients: int) -> None:
     """The client process: run each phase of ``jobs`` in turn and print the figures as JSON."""
     phases = json.loads(jobs.read_text())
+    meta = phases.pop("_meta", {})
+    probe = CpuProbe(meta.get("server_session"), meta.get("database_url"))
     results = {}
     for name, requests in phases.items():
-        results[name] = asyncio.run(_phase(base_url, requests, clients))
+        results[name] = asyncio.run(_phase(base_url, requests, clients, probe))
     print(json.dumps(results))
 
 
@@ -336,6 +419,7 @@ class Run:
     workers: int
     receipts: int
     lines: int
+    code: str = ""
     phases: dict[str, dict[str, Any]] = field(default_factory=dict)
     recorded: tuple[int, int] = (0, 0)
     expected: tuple[int, int] = (0, 0)
@@ -357,6 +441,7 @@ def run_one(
     sizes: tuple[int, int],
     clients: int,
     workdir: Path,
+    version: tuple[str, Path | None] = ("", None),
 ) -> Run:
     """Serve a fresh copy of the prepared database and load it from a client process."""
     lines, basket_sizes = data
@@ -372,13 +457,18 @@ def run_one(
 
     warm, timed = batch("W", warmup), batch("R", measured)
     jobs = workdir / f"jobs-{kind}-{workers}.json"
-    jobs.write_text(
-        json.dumps(
-            {"warm-up": requests(warm), "receipts": requests(timed), "replays": requests(timed)}
-        )
-    )
-    proc, base_url = start_server(url, workers, workdir / "var")
+    proc, base_url = start_server(url, workers, workdir / "var", version[1])
     try:
+        jobs.write_text(
+            json.dumps(
+                {
+                    "_meta": {"server_session": proc.pid, "database_url": url},
+                    "warm-up": requests(warm),
+                    "receipts": requests(timed),
+                    "replays": requests(timed),
+                }
+            )
+        )
         client = [
             sys.executable,
             __file__,
@@ -391,7 +481,7 @@ def run_one(
         done = subprocess.run(client, check=True, capture_output=True, text=True)
     finally:
         stop_server(proc)
-    result = Run(kind, workers, measured, sum(len(b["lines"]) for b in timed))
+    result = Run(kind, workers, measured, sum(len(b["lines"]) for b in timed), version[0])
     result.phases = json.loads(done.stdout)
     result.recorded = count_recorded(url)
     all_lines = sum(len(b["lines"]) for b in warm + timed)
@@ -427,15 +517,21 @@ def report(runs: list[Run], args: argparse.Namespace, bulk: str | None) -> str:
     """The results as markdown."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     mean_lines = statistics.mean(r.lines / r.receipts for r in runs) if runs else 0
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     out = [
         "# Till ingest",
         "",
         f"Measured {now} on {machine()}; PostgreSQL {pg_version(args.pg_url)}, "
-        "same machine, default configuration.",
+        f"same machine, default configuration. Load average at the end: {load} "
+        "(1 / 5 / 15 min; other processes shared the machine if above about 1).",
         "",
         "Reproduce: `.venv/bin/python benchmarks/ingest.py"
         + (f" --receipts {args.receipts} --warmup {args.warmup}" if args.receipts != 3000 else "")
-        + "` (PostgreSQL at 127.0.0.1:5432, trust auth).",
+        + (" --skip-bulk" if args.skip_bulk else "")
+        + (" --baseline DIR" if args.baseline else "")
+        + "` (PostgreSQL at 127.0.0.1:5432, trust auth"
+        + ("; DIR a `git archive` of the code before the change" if args.baseline else "")
+        + ").",
         "",
         f"`POST /api/v1/receipts` from {args.clients} concurrent keep-alive connections of one "
         "client process (httpx, asyncio) over loopback to `regulars serve --workers N` "
@@ -444,23 +540,35 @@ def report(runs: list[Run], args: argparse.Namespace, bulk: str | None) -> str:
         f"warm-up receipts, then {args.receipts} measured receipts ({mean_lines:.1f} lines on "
         f"average, {MEMBER_SHARE:.0%} with a member card) spread over the {TERMINALS} tills, "
         "then the same receipts again as replays. Client and server share the machine's "
-        "CPUs, so the client's own CPU time is shown.",
+        "CPUs, so the client's own CPU time is shown. *Server CPU* and *database CPU* are "
+        "the CPU time of the server's processes and of PostgreSQL's processes serving the "
+        "run's database, per measured receipt: they depend much less on other load than "
+        "the rates do.",
         "",
-        "| database | workers | receipts/s | p50 ms | p99 ms | replays/s | replay p50 ms "
-        "| replay p99 ms | client CPU | vs target | recorded once |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| database | workers | code | receipts/s | p50 ms | p99 ms | server CPU ms "
+        "| database CPU ms | replays/s | replay p50 ms | replay p99 ms | client CPU "
+        "| vs target | recorded once |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | --- |",
     ]
     for r in runs:
         first, again = r.phases["receipts"], r.phases["replays"]
         busy = first["client_cpu_seconds"] / first["seconds"]
         target = f"{first['per_second'] / TARGET:.2f}×" if r.database == "postgresql" else "—"
+        database_cpu = f"{first['database_cpu_ms']:.2f}" if r.database == "postgresql" else "—"
         out.append(
-            f"| {r.database} | {r.workers} | {first['per_second']:.0f} | {first['p50_ms']:.1f} "
-            f"| {first['p99_ms']:.1f} | {again['per_second']:.0f} | {again['p50_ms']:.1f} "
+            f"| {r.database} | {r.workers} | {r.code or 'this tree'} "
+            f"| {first['per_second']:.0f} | {first['p50_ms']:.1f} "
+            f"| {first['p99_ms']:.1f} | {first['server_cpu_ms']:.2f} | {database_cpu} "
+            f"| {again['per_second']:.0f} | {again['p50_ms']:.1f} "
             f"| {again['p99_ms']:.1f} | {busy:.0%} of a core | {target} "
             f"| {'yes' if r.ok else 'NO: ' + json.dumps([first['statuses'], r.recorded])} |"
         )
-    rate = {(r.database, r.workers): r.phases["receipts"]["per_second"] for r in runs}
+    rate = {
+        (r.database, r.workers): r.phases["receipts"]["per_second"]
+        for r in runs
+        if r.code in ("", "(after)")
+    }
     ratios = []
     for workers in sorted({r.workers for r in runs}):
         if ("postgresql", workers) in rate and ("sqlite", workers) in rate:
@@ -493,6 +601,8 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="uvicorn worker counts, comma-separated")
     parser.add_argument("--pg-url", default=DEFAULT_PG, help="an existing PostgreSQL database")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--baseline", type=Path, help="source tree of the code to compare")
     parser.add_argument("--skip-bulk", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--load", nargs=2, metavar=("BASE_URL", "JOBS"), help=argparse.SUPPRESS)
@@ -505,13 +615,17 @@ def main() -> None:
     # One data key for this process (members' data is encrypted) and the servers it starts.
     os.environ.setdefault("REGULARS_DATA_KEY", base64.b64encode(os.urandom(32)).decode())
     lines, sizes = read_lines(), read_basket_sizes()
+    versions: list[tuple[str, Path | None]] = [("", None)]
+    if args.baseline:
+        versions = [("(before)", args.baseline.resolve()), ("(after)", None)]
     product_ids = {line.product_id for line in lines}
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="regulars-bench-") as tmp:
         workdir = Path(tmp)
         databases = Databases(workdir, args.pg_url)
         try:
-            for kind in ("sqlite", "postgresql") if args.pg_url else ("sqlite",):
+            kinds = [k for k in ("sqlite", "postgresql") if k != "sqlite" or not args.skip_sqlite]
+            for kind in kinds if args.pg_url else ["sqlite"]:
                 began = time.perf_counter()
                 template = databases.template(kind)
                 keys = prepare(template, product_ids)
@@ -520,7 +634,10 @@ def main() -> None:
                     f"{time.perf_counter() - began:.0f} s",
                     file=sys.stderr,
                 )
-                for workers in (int(w) for w in args.workers.split(",")):
+                runs_of = [
+                    (w, v) for w in (int(w) for w in args.workers.split(",")) for v in versions
+                ]
+                for workers, version in runs_of:
                     url = databases.copy(template)
                     run = run_one(
                         kind,
@@ -531,12 +648,16 @@ def main() -> None:
                         (args.warmup, args.receipts),
                         args.clients,
                         workdir,
+                        version,
                     )
                     first = run.phases["receipts"]
                     print(
-                        f"{kind} × {workers}: {first['per_second']:.0f} receipts/s, "
+                        f"{kind} × {workers} {version[0]}: {first['per_second']:.0f} receipts/s, "
                         f"p50 {first['p50_ms']:.1f} ms, p99 {first['p99_ms']:.1f} ms, "
-                        f"ok={run.ok}",
+                        f"server CPU {first['server_cpu_ms']:.2f} ms/receipt, "
+                        f"database CPU {first['database_cpu_ms']:.2f} ms/receipt, "
+                        f"replays {run.phases['replays']['per_second']:.0f}/s "
+                        f"({run.phases['replays']['server_cpu_ms']:.2f} ms), ok={run.ok}",
                         file=sys.stderr,
                     )
                     runs.append(run)

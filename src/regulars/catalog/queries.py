@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -129,3 +132,122 @@ def terminal_authenticate(session: Session, *, api_key: str) -> tuple[Terminal, 
     if not hmac.compare_digest(terminal.api_key_hash, hash_api_key(api_key)):
         raise Unauthorized(_("invalid till API key"))
     return terminal, store
+
+
+#: How long a till key that passed the check is trusted without asking the database again:
+#: a key revoked or replaced stops working within this many seconds in every server process.
+TILL_KEY_TTL = 5.0
+TILL_KEYS_MAX = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Coded:
+    """A row named by its id and its code (a store or a terminal, as the till API needs it)."""
+
+    id: int
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class TillRef:
+    """The store and terminal a till key belongs to: ids and codes, no ORM objects."""
+
+    store: Coded
+    terminal: Coded
+
+
+def till_ref(session: Session, *, api_key: str) -> TillRef:
+    """Check a till key in one Core read; the till's store and terminal, or ``Unauthorized``."""
+    parts = api_key.split("_")
+    if len(parts) != 3 or parts[0] != "rgt":
+        raise Unauthorized(_("invalid till API key"))
+    row = session.execute(
+        select(
+            Terminal.id,
+            Terminal.code,
+            Terminal.api_key_hash,
+            Terminal.key_revoked_at,
+            Store.id.label("store_id"),
+            Store.code.label("store_code"),
+        )
+        .join(Store, Store.id == Terminal.store_id)
+        .where(Terminal.api_key_prefix == parts[1])
+    ).first()
+    if row is None or row.api_key_hash is None or row.key_revoked_at is not None:
+        raise Unauthorized(_("invalid till API key"))
+    if not hmac.compare_digest(row.api_key_hash, hash_api_key(api_key)):
+        raise Unauthorized(_("invalid till API key"))
+    return TillRef(store=Coded(row.store_id, row.store_code), terminal=Coded(row.id, row.code))
+
+
+class TillKeys:
+    """Till keys that passed the check, each trusted for ``ttl`` seconds (one per app).
+
+    Every receipt carries its till's key; checking it against the database costs a round
+    trip per receipt. A key that passed is remembered by its SHA-256 digest (as stored in
+    the database, never the key) for :data:`TILL_KEY_TTL` seconds, which bounds how long a
+    revoked or replaced key keeps working in another server process; in the process that
+    issued or revoked it (:meth:`changed`, called by the catalogue's service) every memory
+    forgets at once. A key that fails is never remembered. Safe to share between threads.
+    """
+
+    #: Bumped by :meth:`changed`; a memory that saw an older value forgets every key.
+    generation = 0
+
+    def __init__(
+        self,
+        *,
+        ttl: float = TILL_KEY_TTL,
+        max_keys: int = TILL_KEYS_MAX,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Remember keys for ``ttl`` seconds by ``clock``, at most ``max_keys`` of them."""
+        self._ttl = ttl
+        self._max = max(1, max_keys)
+        self._clock = clock
+        self._keys: dict[str, tuple[TillRef, float]] = {}
+        self._lock = threading.Lock()
+        self._generation = TillKeys.generation
+
+    @classmethod
+    def changed(cls) -> None:
+        """A till key was issued or revoked: every memory of this process forgets its keys."""
+        cls.generation += 1
+
+    def _current(self) -> None:
+        if self._generation != TillKeys.generation:
+            with self._lock:
+                self._keys.clear()
+                self._generation = TillKeys.generation
+
+    def recall(self, api_key: str) -> TillRef | None:
+        """The till of ``api_key`` if memory still trusts it, else ``None`` (read it)."""
+        self._current()
+        known = self._keys.get(hash_api_key(api_key))
+        if known is None or known[1] <= self._clock():
+            return None
+        return known[0]
+
+    def check(self, session: Session, *, api_key: str) -> TillRef:
+        """The till of ``api_key``: from memory while trusted, else read (``Unauthorized``)."""
+        self._current()
+        now = self._clock()
+        digest = hash_api_key(api_key)
+        known = self._keys.get(digest)
+        if known is not None and known[1] > now:
+            return known[0]
+        till = till_ref(session, api_key=api_key)
+        with self._lock:
+            self._keys.pop(digest, None)
+            if len(self._keys) >= self._max:
+                for stale in [d for d, (_t, until) in self._keys.items() if until <= now]:
+                    del self._keys[stale]
+            while len(self._keys) >= self._max:
+                del self._keys[next(iter(self._keys))]  # the oldest check goes first
+            self._keys[digest] = (till, now + self._ttl)
+        return till
+
+    def forget(self) -> None:
+        """Forget every key (the next request of each till reads it again)."""
+        with self._lock:
+            self._keys.clear()

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from regulars.catalog.models import Manufacturer, Product, Store, Terminal
-from regulars.catalog.queries import hash_api_key, product_get, store_by_code
+from regulars.catalog.queries import TillKeys, hash_api_key, product_get, store_by_code
 from regulars.catalog.schemas import ProductCreate, ProductUpdate, StoreCreate, TerminalKey
 from regulars.core.errors import Conflict, NotFound
 from regulars.core.i18n import _
@@ -135,6 +135,7 @@ def terminal_issue_key(uow: UnitOfWork, *, store_code: str, terminal_code: str) 
     terminal.key_issued_at = utcnow()
     terminal.key_revoked_at = None
     uow.flush()
+    TillKeys.changed()
     return TerminalKey(
         terminal_id=terminal.id, store_code=store.code, terminal_code=terminal.code, api_key=api_key
     )
@@ -145,4 +146,5 @@ def terminal_revoke_key(uow: UnitOfWork, *, store_code: str, terminal_code: str)
     _store, terminal = _terminal(uow, store_code, terminal_code)
     terminal.key_revoked_at = utcnow()
     uow.flush()
+    TillKeys.changed()
     return terminal

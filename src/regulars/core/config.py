@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     db_pool_size: int = 10
+    db_pre_ping: bool = Field(
+        default=False,
+        description=(
+            "Test each pooled connection with a round trip before the server uses it. Off: "
+            "it costs a round trip per request, and after a database restart a stale "
+            "connection fails one request per process with 503 (tills retry; receipts are "
+            "idempotent) while the pool is renewed."
+        ),
+    )
     sql_echo: bool = False
     smtp_host: str | None = Field(
         default=None, description="SMTP server for email from the outbox; unset: email waits."

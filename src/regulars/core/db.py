@@ -116,8 +116,14 @@ def _sqlite_pragmas(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
-    """Create an engine for ``url`` with the settings Regulars relies on."""
+def make_engine(
+    url: str, *, echo: bool = False, pool_size: int = 10, pre_ping: bool = True
+) -> Engine:
+    """Create an engine for ``url`` with the settings Regulars relies on.
+
+    ``pre_ping`` tests a pooled connection with a round trip at every checkout; the
+    server turns it off (``Settings.db_pre_ping``) as it would cost one per request.
+    """
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":
@@ -129,7 +135,7 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
         _sqlite_pragmas(engine)
         return engine
     return create_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping
     )
 
 

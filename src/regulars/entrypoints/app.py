@@ -58,7 +58,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     """Build the application for ``settings`` (or the environment's)."""
     settings = settings or get_settings()
     engine = engine or make_engine(
-        settings.database_url, echo=settings.sql_echo, pool_size=settings.db_pool_size
+        settings.database_url,
+        echo=settings.sql_echo,
+        pool_size=settings.db_pool_size,
+        pre_ping=settings.db_pre_ping,
     )
     app = FastAPI(title="Regulars", version=__version__, description=DESCRIPTION)
     app.state.settings = settings

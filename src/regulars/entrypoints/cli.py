@@ -97,6 +97,10 @@ def serve(
         port=port or settings.port,
         workers=workers,
         log_level="warning",
+        # uvicorn kills a worker that does not answer its supervisor within 5 s by default;
+        # importing the app takes longer than that on a busy machine, and the workers
+        # were then killed and restarted forever.
+        timeout_worker_healthcheck=60,
     )
 
 

@@ -7,26 +7,28 @@ SQLAlchemy reuses their compiled form on every receipt.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BindParameter,
     Connection,
-    Integer,
     Row,
     Table,
+    Text,
     bindparam,
-    column,
+    cast,
     func,
     insert,
     or_,
     select,
     update,
-    values,
 )
+from sqlalchemy.dialects import postgresql
 
 from regulars.catalog.models import Product
 from regulars.core.db import UTCDateTime
@@ -127,6 +129,52 @@ SAVE = (
 )
 
 
+def _with_writes() -> Any:
+    """:data:`SAVE` with the receipt's new lines and lots taken as data-modifying CTEs.
+
+    Each column of the new lines (and of the lots taken) is one array parameter read back
+    with ``unnest``, so the statement is the same for any number of lines: SQLAlchemy
+    compiles it once and psycopg prepares it (a multi-row ``VALUES`` is compiled anew for
+    every receipt). Empty arrays insert and update nothing.
+    """
+    names = [c.name for c in LINE.columns if c.name != "id"]
+    lines = (
+        func.unnest(
+            *(
+                bindparam(
+                    f"lines_{name}",
+                    type_=postgresql.ARRAY(Text() if name == "detail" else LINE.c[name].type),
+                )
+                for name in names
+            )
+        )
+        .table_valued(*names)
+        .render_derived(name="new_line")
+    )
+    new_lines = insert(LINE).from_select(
+        names,
+        select(*(cast(lines.c[n], JSON) if n == "detail" else lines.c[n] for n in names)),
+    )
+    took = (
+        func.unnest(
+            bindparam("take_ids", type_=postgresql.ARRAY(LINE.c.id.type)),
+            bindparam("take_points", type_=postgresql.ARRAY(LINE.c.remaining.type)),
+        )
+        .table_valued("lot_id", "take")
+        .render_derived(name="took")
+    )
+    taken = (
+        update(LINE)
+        .where(LINE.c.id == took.c.lot_id)
+        .values(remaining=LINE.c.remaining - took.c.take)
+    )
+    return SAVE.add_cte(new_lines.cte("new_lines")).add_cte(taken.cte("taken"))
+
+
+SAVE_WITH_WRITES = _with_writes()
+_LINE_NAMES = [c.name for c in LINE.columns if c.name != "id"]
+
+
 @dataclass
 class AccountState:
     """The locked account's values while a receipt changes them."""
@@ -203,20 +251,14 @@ class Writes:
             self.send()
             saved = self.conn.execute(SAVE, params).one()
             return int(saved.pending or 0), int(saved.expired or 0)
-        statement = SAVE
-        if self.rows:
-            statement = statement.add_cte(insert(LINE).values(self.rows).cte("new_lines"))
-        if self.takes:
-            took = values(column("lot_id", Integer), column("take", Integer), name="took").data(
-                list(self.takes.items())
-            )
-            statement = statement.add_cte(
-                update(LINE)
-                .where(LINE.c.id == took.c.lot_id)
-                .values(remaining=LINE.c.remaining - took.c.take)
-                .cte("taken")
-            )
-        saved = self.conn.execute(statement, params).one()
+        for name in _LINE_NAMES:
+            if name == "detail":
+                params["lines_detail"] = [json.dumps(row["detail"]) for row in self.rows]
+            else:
+                params[f"lines_{name}"] = [row[name] for row in self.rows]
+        params["take_ids"] = list(self.takes)
+        params["take_points"] = list(self.takes.values())
+        saved = self.conn.execute(SAVE_WITH_WRITES, params).one()
         pending, expired = int(saved.pending or 0), int(saved.expired or 0)
         for row in self.rows:
             if row["remaining"] <= 0:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -76,6 +78,53 @@ def member_identify(
     if member.status == "erased":
         raise NotFound(_("no member matches this {field}"), field=field)
     return member
+
+
+@dataclass(frozen=True, slots=True)
+class TillMember:
+    """What the till path needs of a member: its id, status and first purchase date."""
+
+    id: int
+    status: str
+    first_purchase_at: datetime | None
+
+
+_TILL_COLUMNS = (Member.id, Member.status, Member.merged_into_id, Member.first_purchase_at)
+
+
+def member_for_till(
+    session: Session,
+    *,
+    member_id: int | None = None,
+    mobile: str | None = None,
+    card_no: str | None = None,
+    member_code: str | None = None,
+) -> TillMember | None:
+    """The member a receipt names (merges followed), in one Core read; ``None`` if none.
+
+    The till's hot path: no ORM object is loaded. Raises ``InvalidInput`` for a mobile
+    number or member code that is malformed.
+    """
+    query = select(*_TILL_COLUMNS)
+    if member_id is not None:
+        query = query.where(Member.id == member_id)
+    elif mobile:
+        index = get_cipher().blind_index(rules.normalise_mobile(mobile))
+        query = query.where(Member.mobile_index == index)
+    elif card_no:
+        query = query.where(Member.card_no == card_no)
+    elif member_code:
+        query = query.where(Member.id == rules.parse_member_code(member_code))
+    else:
+        return None
+    row = session.execute(query).first()
+    seen: set[int] = set()
+    while row is not None and row.merged_into_id is not None and row.id not in seen:
+        seen.add(row.id)
+        row = session.execute(select(*_TILL_COLUMNS).where(Member.id == row.merged_into_id)).first()
+    if row is None:
+        return None
+    return TillMember(id=row.id, status=row.status, first_purchase_at=row.first_purchase_at)
 
 
 def member_search(

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, Security
+from fastapi import APIRouter, Depends, FastAPI, Request, Response, Security
+from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
+from starlette.concurrency import run_in_threadpool
 
-from regulars.catalog.models import Store, Terminal
-from regulars.catalog.queries import terminal_authenticate
+from regulars.catalog.queries import TillKeys, TillRef
 from regulars.core.errors import Unauthorized
 from regulars.core.i18n import _
+from regulars.core.uow import UnitOfWork
 from regulars.core.web import IdPath, UowDep
 from regulars.loyalty.queries import coupons_usable
 from regulars.loyalty.schemas import CouponOffer
@@ -18,6 +20,7 @@ from regulars.members.queries import member_identify, member_summary
 from regulars.members.schemas import IdentifyRequest
 from regulars.sales import queries, service
 from regulars.sales.schemas import IdentifyAnswer, ReceiptAnswer, ReceiptIn, ReceiptRead, ReturnIn
+from regulars.sales.service import Recorded
 from regulars.staff.api import require
 from regulars.staff.models import StaffAccount
 
@@ -26,17 +29,51 @@ staff_router = APIRouter(prefix="/api/v1", tags=["sales"])
 _api_key = APIKeyHeader(name="X-Api-Key", auto_error=False, description="The till's own API key")
 
 
-def current_till(
-    uow: UowDep, api_key: Annotated[str | None, Security(_api_key)]
-) -> tuple[Store, Terminal]:
-    """The store and terminal whose API key the request carries, or 401."""
+def till_keys(app: FastAPI) -> TillKeys:
+    """The app's memory of till keys that passed the check (made at the first request)."""
+    keys: TillKeys | None = getattr(app.state, "till_keys", None)
+    if keys is None:
+        keys = TillKeys()
+        app.state.till_keys = keys
+    return keys
+
+
+def _key_check(app: FastAPI, keys: TillKeys, api_key: str) -> TillRef:
+    """Read and check a key memory does not hold (in a worker thread), and remember it."""
+    with UnitOfWork(app.state.session_factory) as uow:
+        return keys.check(uow.session, api_key=api_key)
+
+
+async def current_till(
+    request: Request, api_key: Annotated[str | None, Security(_api_key)]
+) -> TillRef:
+    """The store and terminal whose API key the request carries, or 401.
+
+    Async, so that a key checked in the last few seconds costs no worker thread and no
+    database read (:class:`regulars.catalog.queries.TillKeys`); only a key not in memory
+    is read, in a worker thread.
+    """
     if not api_key:
         raise Unauthorized(_("till API key missing (X-Api-Key)"))
-    terminal, store = terminal_authenticate(uow.session, api_key=api_key)
-    return store, terminal
+    keys = till_keys(request.app)
+    known = keys.recall(api_key)
+    if known is not None:
+        return known
+    return await run_in_threadpool(_key_check, request.app, keys, api_key)
 
 
-Till = Annotated[tuple[Store, Terminal], Depends(current_till)]
+Till = Annotated[TillRef, Depends(current_till)]
+
+
+def _answer(recorded: Recorded) -> JSONResponse:
+    """201 with the first answer, or 200 and ``Idempotent-Replay`` for a replay.
+
+    The answer is already what :class:`ReceiptAnswer` dumps, so it is sent as it is
+    (FastAPI would validate it against the response model a second time).
+    """
+    if recorded.replayed:
+        return JSONResponse(recorded.answer, headers={"Idempotent-Replay": "true"})
+    return JSONResponse(recorded.answer, status_code=201)
 
 
 @router.post("/till/identify", response_model=IdentifyAnswer)
@@ -59,15 +96,20 @@ def identify(uow: UowDep, till: Till, data: IdentifyRequest) -> IdentifyAnswer:
     status_code=201,
     responses={200: {"description": "A replay: the first answer, nothing recorded again"}},
 )
-def post_receipt(uow: UowDep, till: Till, data: ReceiptIn, response: Response) -> dict[str, object]:
+async def post_receipt(request: Request, till: Till, data: ReceiptIn) -> JSONResponse:
     """Record a checkout; a replay returns the first answer and records nothing."""
-    store, terminal = till
-    recorded = service.receipt_record(uow, store=store, terminal=terminal, data=data)
-    uow.commit()
-    if recorded.replayed:
-        response.status_code = 200
-        response.headers["Idempotent-Replay"] = "true"
-    return recorded.answer
+    # The till's hot path: the whole unit of work runs in one worker thread (a sync
+    # dependency and a sync route would each hand the request to a thread and back).
+    recorded = await run_in_threadpool(_receipt_record, request.app, till, data)
+    return _answer(recorded)
+
+
+def _receipt_record(app: FastAPI, till: TillRef, data: ReceiptIn) -> Recorded:
+    """The receipt's unit of work: record it and commit (in a worker thread)."""
+    with UnitOfWork(app.state.session_factory) as uow:
+        recorded = service.receipt_record(uow, store=till.store, terminal=till.terminal, data=data)
+        uow.commit()
+    return recorded
 
 
 @router.post(
@@ -78,8 +120,7 @@ def post_receipt(uow: UowDep, till: Till, data: ReceiptIn, response: Response) -
 )
 def post_return(uow: UowDep, till: Till, data: ReturnIn, response: Response) -> dict[str, object]:
     """Record a return against an earlier receipt; never more than was bought."""
-    store, terminal = till
-    recorded = service.return_record(uow, store=store, terminal=terminal, data=data)
+    recorded = service.return_record(uow, store=till.store, terminal=till.terminal, data=data)
     uow.commit()
     if recorded.replayed:
         response.status_code = 200

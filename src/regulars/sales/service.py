@@ -9,25 +9,30 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Row, Select, bindparam, func, insert, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.util import identity_key
 
 from regulars.catalog.models import Product, Store, Terminal
-from regulars.catalog.queries import products_by_keys
+from regulars.catalog.queries import Coded, products_by_keys
 from regulars.catalog.service import product_placeholder
-from regulars.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from regulars.core.db import Money, Quantity
+from regulars.core.errors import Conflict, DomainError, InvalidInput, NotFound, RuleViolation
 from regulars.core.i18n import _
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
 from regulars.loyalty import service as loyalty
 from regulars.members.models import Member
-from regulars.members.queries import member_identify, member_resolve
+from regulars.members.queries import TillMember, member_for_till, member_resolve
 from regulars.offers import redeem as offers
 from regulars.sales.models import Receipt, ReceiptLine
 from regulars.sales.schemas import MemberRef, ReceiptAnswer, ReceiptIn, ReturnIn
 
 CENT = Decimal("0.01")
 LINE_TABLE = ReceiptLine.metadata.tables[ReceiptLine.__tablename__]
+RECEIPT_TABLE = Receipt.metadata.tables[Receipt.__tablename__]
+#: A store or a terminal: the ORM row, or its id and code (what the till key check returns).
+Place = Store | Terminal | Coded
 
 
 @dataclass(frozen=True)
@@ -44,17 +49,23 @@ def content_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _existing(uow: UnitOfWork, store_id: int, terminal_id: int, receipt_no: str) -> Receipt | None:
-    return uow.session.scalars(
-        select(Receipt).where(
-            Receipt.store_id == store_id,
-            Receipt.terminal_id == terminal_id,
-            Receipt.receipt_no == receipt_no,
+def _existing(uow: UnitOfWork, store_id: int, terminal_id: int, receipt_no: str) -> Row[Any] | None:
+    """The stored receipt with this key (id, number, hash and first answer), if any."""
+    return uow.session.execute(
+        select(
+            RECEIPT_TABLE.c.id,
+            RECEIPT_TABLE.c.receipt_no,
+            RECEIPT_TABLE.c.content_hash,
+            RECEIPT_TABLE.c.response,
+        ).where(
+            RECEIPT_TABLE.c.store_id == store_id,
+            RECEIPT_TABLE.c.terminal_id == terminal_id,
+            RECEIPT_TABLE.c.receipt_no == receipt_no,
         )
     ).first()
 
 
-def _replay(existing: Receipt, digest: str) -> Recorded:
+def _replay(existing: Row[Any], digest: str) -> Recorded:
     """The first answer for an identical replay; 409 for the same key with other content."""
     if existing.content_hash != digest:
         raise Conflict(
@@ -68,8 +79,8 @@ def _replay(existing: Receipt, digest: str) -> Recorded:
 def _stored_answer(
     *,
     kind: str,
-    store: Store,
-    terminal: Terminal,
+    store: Place,
+    terminal: Place,
     receipt_no: str,
     member_id: int | None,
     total: Decimal,
@@ -101,22 +112,100 @@ def _with_id(stored: dict[str, Any], receipt_id: int) -> dict[str, Any]:
     )
 
 
-def _insert_once(uow: UnitOfWork, values: dict[str, Any]) -> int | None:
-    """Insert a receipt row unless its key exists; return the new id or ``None``.
+_KEY = ["store_id", "terminal_id", "receipt_no"]
+_LINE_COLUMNS = ("line_no", "product_id", "quantity", "unit_price", "discount", "amount")
+_LINE_ARRAYS = {
+    "line_no": postgresql.ARRAY(LINE_TABLE.c.line_no.type),
+    "product_id": postgresql.ARRAY(LINE_TABLE.c.product_id.type),
+    "quantity": postgresql.ARRAY(Quantity()),
+    "unit_price": postgresql.ARRAY(Money()),
+    "discount": postgresql.ARRAY(Money()),
+    "amount": postgresql.ARRAY(Money()),
+}
+
+
+_RECEIPT_COLUMNS = (
+    "store_id",
+    "terminal_id",
+    "receipt_no",
+    "kind",
+    "occurred_at",
+    "cashier",
+    "member_id",
+    "original_receipt_id",
+    "total",
+    "discount_total",
+    "line_count",
+    "payments",
+    "content_hash",
+    "response",
+    "source",
+    "recorded_at",
+)
+
+
+def _receipt_with_lines_pg() -> Select[int]:
+    """One PostgreSQL statement inserting a receipt and its lines, returning the new id.
+
+    A data-modifying CTE inserts the receipt (``ON CONFLICT DO NOTHING``); the lines come
+    from ``unnest`` of one array per column joined to the new id, so when the key exists
+    (no new row) no line is inserted either. Arrays keep the statement the same whatever
+    the number of lines, so SQLAlchemy compiles it once and psycopg prepares it.
+    """
+    head = (
+        postgresql.insert(RECEIPT_TABLE)
+        .values(
+            {name: bindparam(name, type_=RECEIPT_TABLE.c[name].type) for name in _RECEIPT_COLUMNS}
+        )
+        .on_conflict_do_nothing(index_elements=_KEY)
+        .returning(RECEIPT_TABLE.c.id)
+        .cte("new_receipt")
+    )
+    arrays = (
+        func.unnest(
+            *(bindparam(f"lines_{name}", type_=kind) for name, kind in _LINE_ARRAYS.items())
+        )
+        .table_valued(*_LINE_COLUMNS)
+        .render_derived(name="line")
+    )
+    lines = insert(LINE_TABLE).from_select(
+        ["receipt_id", *_LINE_COLUMNS],
+        select(head.c.id, *(arrays.c[name] for name in _LINE_COLUMNS)).join_from(
+            head, arrays, true()
+        ),
+    )
+    return select(head.c.id).add_cte(lines.cte("new_lines"))
+
+
+RECEIPT_WITH_LINES_PG = _receipt_with_lines_pg()
+
+
+def _insert_once(
+    uow: UnitOfWork, values: dict[str, Any], lines: list[dict[str, Any]]
+) -> int | None:
+    """Insert a receipt row and its lines unless its key exists; the new id or ``None``.
 
     ``ON CONFLICT DO NOTHING`` makes two tills racing with the same key safe on
     PostgreSQL (the second waits for the first and then inserts nothing) without a
-    savepoint; SQLite serialises writers anyway.
+    savepoint; SQLite serialises writers anyway. On PostgreSQL the receipt and its lines
+    are one statement (one round trip); SQLite, in process, runs two.
     """
-    dialect = uow.session.get_bind().dialect.name
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session = uow.session
+    if session.get_bind().dialect.name == "postgresql":
+        params: dict[str, Any] = {name: values.get(name) for name in _RECEIPT_COLUMNS}
+        for name in _LINE_COLUMNS:
+            params[f"lines_{name}"] = [line[name] for line in lines]
+        return session.execute(RECEIPT_WITH_LINES_PG, params).scalar_one_or_none()
     stmt = (
-        builder(Receipt)
+        sqlite.insert(RECEIPT_TABLE)
         .values(**values)
-        .on_conflict_do_nothing(index_elements=["store_id", "terminal_id", "receipt_no"])
-        .returning(Receipt.id)
+        .on_conflict_do_nothing(index_elements=_KEY)
+        .returning(RECEIPT_TABLE.c.id)
     )
-    return uow.session.execute(stmt).scalar_one_or_none()
+    receipt_id = session.execute(stmt).scalar_one_or_none()
+    if receipt_id is not None and lines:
+        _insert_lines(uow, [{**line, "receipt_id": receipt_id} for line in lines])
+    return receipt_id
 
 
 def _insert_lines(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
@@ -129,20 +218,37 @@ def _insert_lines(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
     uow.session.execute(insert(LINE_TABLE), rows)
 
 
-def _member_for(uow: UnitOfWork, ref: MemberRef | None) -> Member | None:
+def _member_for(uow: UnitOfWork, ref: MemberRef | None) -> TillMember | None:
+    """The active member a receipt names, or ``InvalidInput`` on ``member``."""
     if ref is None:
         return None
     try:
-        if ref.member_id is not None:
-            member = member_resolve(uow.session, member_id=ref.member_id)
-        else:
-            member = member_identify(
-                uow.session, mobile=ref.mobile, card_no=ref.card_no, member_code=ref.member_code
-            )
+        member = member_for_till(
+            uow.session,
+            member_id=ref.member_id,
+            mobile=ref.mobile,
+            card_no=ref.card_no,
+            member_code=ref.member_code,
+        )
     except (NotFound, InvalidInput) as exc:
         raise InvalidInput(_("member not found"), field="member") from exc
-    if member.status != "active":
+    if member is None or member.status != "active":
         raise InvalidInput(_("member not found"), field="member")
+    return member
+
+
+def _member_of(uow: UnitOfWork, data: ReceiptIn) -> TillMember | None:
+    """The receipt's member (by card, mobile, code, id or personal list), checked."""
+    member = _member_for(uow, data.member)
+    if member is None and data.list_code:
+        owner = member_resolve(
+            uow.session, member_id=offers.list_by_code(uow, code=data.list_code).member_id
+        )
+        member = TillMember(owner.id, owner.status, owner.first_purchase_at)
+    if data.redeem_points and member is None:
+        raise InvalidInput(_("points can only be redeemed by a member"), field="redeem_points")
+    if data.coupons and member is None:
+        raise InvalidInput(_("coupons can only be used by their member"), field="coupons")
     return member
 
 
@@ -169,7 +275,7 @@ def _product_ids(uow: UnitOfWork, data: ReceiptIn) -> list[int]:
     return ids
 
 
-def _note_first_purchase(uow: UnitOfWork, member: Member, receipt_id: int, when: Any) -> None:
+def _note_first_purchase(uow: UnitOfWork, member: TillMember, receipt_id: int, when: Any) -> None:
     """Keep the member's first purchase (date and main department) derived from receipts.
 
     One conditional UPDATE, so two tills recording a member's receipts at once can only
@@ -194,46 +300,53 @@ def _note_first_purchase(uow: UnitOfWork, member: Member, receipt_id: int, when:
         .values(first_purchase_at=when, first_purchase_category=department)
         .execution_options(synchronize_session=False)
     )
-    uow.session.expire(member, ["first_purchase_at", "first_purchase_category"])
+    loaded = uow.session.identity_map.get(identity_key(Member, member.id))
+    if loaded is not None:
+        uow.session.expire(loaded, ["first_purchase_at", "first_purchase_category"])
+
+
+def _digest(data: ReceiptIn) -> str:
+    """The receipt's content hash. Receipts sent before redemption, coupons and lists
+    existed keep their hash: those fields count when set."""
+    unset = {
+        name for name in ("redeem_points", "coupons", "list_code") if getattr(data, name) is None
+    }
+    return content_hash(data.model_dump(mode="json", exclude=unset or None))
 
 
 def receipt_record(
-    uow: UnitOfWork, *, store: Store, terminal: Terminal, data: ReceiptIn, source: str = "till"
+    uow: UnitOfWork, *, store: Place, terminal: Place, data: ReceiptIn, source: str = "till"
 ) -> Recorded:
     """Record a checkout once; a replay returns the first answer, other content 409.
 
     For a member, points are redeemed and earned in the same transaction and the stored
     answer carries them, so a replay returns them without earning or redeeming again.
+
+    The receipt is inserted first (``ON CONFLICT DO NOTHING``) and a replay found by the
+    insert finding its key taken, which saves a read on every first send. A request the
+    checks refuse is looked up first, so that a replay is answered even when its member
+    has since been merged away or erased.
     """
-    # Receipts sent before redemption and coupons existed keep their hash: a field counts
-    # when set.
-    unset = {
-        name for name in ("redeem_points", "coupons", "list_code") if getattr(data, name) is None
-    }
-    digest = content_hash(data.model_dump(mode="json", exclude=unset or None))
-    existing = _existing(uow, store.id, terminal.id, data.receipt_no)
-    if existing is not None:
-        return _replay(existing, digest)
-    member = _member_for(uow, data.member)
-    if member is None and data.list_code:
-        member = member_resolve(
-            uow.session, member_id=offers.list_by_code(uow, code=data.list_code).member_id
-        )
-    if data.redeem_points and member is None:
-        raise InvalidInput(_("points can only be redeemed by a member"), field="redeem_points")
-    if data.coupons and member is None:
-        raise InvalidInput(_("coupons can only be used by their member"), field="coupons")
+    digest = _digest(data)
+    try:
+        member = _member_of(uow, data)
+    except DomainError:
+        existing = _existing(uow, store.id, terminal.id, data.receipt_no)
+        if existing is not None:
+            return _replay(existing, digest)
+        raise
     product_ids = _product_ids(uow, data)
     total = sum((line.amount for line in data.lines), Decimal("0"))
     discount = sum((line.discount for line in data.lines), Decimal("0"))
     payments = [p.model_dump(mode="json", exclude_none=True) for p in data.payments]
     now = utcnow()
+    member_id = member.id if member else None
     answer = _stored_answer(
         kind="sale",
         store=store,
         terminal=terminal,
         receipt_no=data.receipt_no,
-        member_id=member.id if member else None,
+        member_id=member_id,
         total=total,
         line_count=len(data.lines),
         recorded_at=now,
@@ -247,7 +360,7 @@ def receipt_record(
             "kind": "sale",
             "occurred_at": data.occurred_at,
             "cashier": data.cashier,
-            "member_id": member.id if member else None,
+            "member_id": member_id,
             "total": total,
             "discount_total": discount,
             "line_count": len(data.lines),
@@ -257,22 +370,8 @@ def receipt_record(
             "source": source,
             "recorded_at": now,
         },
-    )
-    if receipt_id is None:
-        # Another till request with this key committed between our read and our insert.
-        raced = _existing(uow, store.id, terminal.id, data.receipt_no)
-        if raced is None:  # pragma: no cover - the conflict row cannot vanish
-            raise Conflict(
-                _("receipt {receipt_no} is being recorded"),
-                field="receipt_no",
-                receipt_no=data.receipt_no,
-            )
-        return _replay(raced, digest)
-    _insert_lines(
-        uow,
         [
             {
-                "receipt_id": receipt_id,
                 "line_no": n,
                 "product_id": product_id,
                 "quantity": line.quantity,
@@ -285,41 +384,59 @@ def receipt_record(
             )
         ],
     )
+    if receipt_id is None:
+        # A replay, or another request with this key committed before our insert.
+        stored = _existing(uow, store.id, terminal.id, data.receipt_no)
+        if stored is None:  # pragma: no cover - the conflict row cannot vanish
+            raise Conflict(
+                _("receipt {receipt_no} is being recorded"),
+                field="receipt_no",
+                receipt_no=data.receipt_no,
+            )
+        return _replay(stored, digest)
     if member is not None:
-        _note_first_purchase(uow, member, receipt_id, data.occurred_at)
-        points = loyalty.receipt_points(
-            uow,
-            member_id=member.id,
-            source_id=receipt_id,
-            occurred_at=data.occurred_at,
-            lines=[
-                loyalty.TillLine(n, product_id, line.amount, line.quantity)
-                for n, (line, product_id) in enumerate(
-                    zip(data.lines, product_ids, strict=True), start=1
-                )
-            ],
-            redeem=data.redeem_points,
-            coupon_codes=data.coupons or (),
-            now=now,
-        )
-        answer = _store_points(uow, receipt_id, answer, points)
-        discounts = offers.receipt_redeem(
-            uow,
-            member_id=member.id,
-            list_code=data.list_code,
-            receipt_id=receipt_id,
-            occurred_at=data.occurred_at,
-            lines=[
-                offers.TillLine(n, product_id, line.quantity, line.unit_price, line.amount)
-                for n, (line, product_id) in enumerate(
-                    zip(data.lines, product_ids, strict=True), start=1
-                )
-            ],
-        )
-        if discounts:
-            answer = _store_points(uow, receipt_id, answer, offers.answer_part(discounts))
-    uow.flush()
+        answer = _member_part(uow, member, receipt_id, data, product_ids, answer, now)
     return Recorded(answer=_with_id(answer, receipt_id), replayed=False)
+
+
+def _member_part(
+    uow: UnitOfWork,
+    member: TillMember,
+    receipt_id: int,
+    data: ReceiptIn,
+    product_ids: list[int],
+    answer: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """A member's receipt: first purchase, points, coupons and personal lists; the answer."""
+    _note_first_purchase(uow, member, receipt_id, data.occurred_at)
+    numbered = list(enumerate(zip(data.lines, product_ids, strict=True), start=1))
+    points = loyalty.receipt_points(
+        uow,
+        member_id=member.id,
+        source_id=receipt_id,
+        occurred_at=data.occurred_at,
+        lines=[loyalty.TillLine(n, pid, line.amount, line.quantity) for n, (line, pid) in numbered],
+        redeem=data.redeem_points,
+        coupon_codes=data.coupons or (),
+        now=now,
+    )
+    discounts = offers.receipt_redeem(
+        uow,
+        member_id=member.id,
+        list_code=data.list_code,
+        receipt_id=receipt_id,
+        occurred_at=data.occurred_at,
+        lines=[
+            offers.TillLine(n, pid, line.quantity, line.unit_price, line.amount)
+            for n, (line, pid) in numbered
+        ],
+    )
+    if discounts:
+        points = {**points, **offers.answer_part(discounts)}
+    answer = _store_points(uow, receipt_id, answer, points)
+    uow.flush()
+    return answer
 
 
 def _store_points(
@@ -331,7 +448,7 @@ def _store_points(
     return answer
 
 
-def _original_receipt(uow: UnitOfWork, store: Store, data: ReturnIn) -> Receipt:
+def _original_receipt(uow: UnitOfWork, store: Place, data: ReturnIn) -> Receipt:
     """Find the receipt being returned against, locked against concurrent returns."""
     store_id = store.id
     if data.original_store and data.original_store != store.code:
@@ -367,7 +484,7 @@ def _original_receipt(uow: UnitOfWork, store: Store, data: ReturnIn) -> Receipt:
 
 
 def return_record(
-    uow: UnitOfWork, *, store: Store, terminal: Terminal, data: ReturnIn, source: str = "till"
+    uow: UnitOfWork, *, store: Place, terminal: Place, data: ReturnIn, source: str = "till"
 ) -> Recorded:
     """Record a return once: negative lines linked to the original lines, never more than bought."""
     digest = content_hash(data.model_dump(mode="json"))
@@ -473,6 +590,7 @@ def return_record(
             "source": source,
             "recorded_at": now,
         },
+        [],
     )
     if receipt_id is None:
         raced = _existing(uow, store.id, terminal.id, data.receipt_no)

@@ -1,0 +1,163 @@
+"""The till's hot path: the till key remembered for a short time, few statements per
+receipt, and replays still answered when the receipt's member has since gone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Engine, event, func, select, update
+
+from regulars.catalog import service as catalog_service
+from regulars.catalog.models import Terminal
+from regulars.catalog.queries import TILL_KEY_TTL, TillKeys
+from regulars.core.timeutil import utcnow
+from regulars.core.uow import UnitOfWork
+from regulars.members.models import Member
+from regulars.sales.models import ReceiptLine
+from tests.factories.world import World, build_world, receipt_payload
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def world(uow: UnitOfWork) -> World:
+    return build_world(uow)
+
+
+@pytest.fixture
+def clock(app: FastAPI) -> Clock:
+    """The app's till-key memory, on a clock of the test's."""
+    made = Clock()
+    app.state.till_keys = TillKeys(clock=made)
+    return made
+
+
+@pytest.fixture
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """Every SQL statement run while the test runs."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        seen.append(" ".join(sql.split()).upper())
+
+    event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine, "before_cursor_execute", record)
+
+
+def _post(client: Any, world: World, receipt_no: str, **kwargs: Any) -> Any:
+    return client.post(
+        "/api/v1/receipts", json=receipt_payload(world, receipt_no, **kwargs), headers=world.till()
+    )
+
+
+def test_a_checked_key_is_not_read_again_until_its_time_is_up(
+    client: Any, world: World, clock: Clock, statements: list[str]
+) -> None:
+    assert _post(client, world, "K-1").status_code == 201
+    assert _post(client, world, "K-2").status_code == 201
+    assert sum("FROM TERMINAL" in sql for sql in statements) == 1
+    clock.now += TILL_KEY_TTL
+    assert _post(client, world, "K-3").status_code == 201
+    assert sum("FROM TERMINAL" in sql for sql in statements) == 2
+
+
+def test_a_key_revoked_elsewhere_stops_working_once_its_time_is_up(
+    client: Any, uow: UnitOfWork, world: World, clock: Clock
+) -> None:
+    assert _post(client, world, "V-1").status_code == 201
+    # As another server process would: the row changes, this process is not told.
+    uow.session.execute(
+        update(Terminal).where(Terminal.id == world.terminal.id).values(key_revoked_at=utcnow())
+    )
+    uow.commit()
+    clock.now += TILL_KEY_TTL - 0.5
+    assert _post(client, world, "V-2").status_code == 201  # the documented bound
+    clock.now += 0.5
+    assert _post(client, world, "V-3").status_code == 401
+    clock.now += 0.1
+    assert _post(client, world, "V-4").status_code == 401  # a refusal is never remembered
+
+
+def test_a_key_revoked_or_replaced_in_this_process_stops_working_at_once(
+    client: Any, uow: UnitOfWork, world: World, clock: Clock
+) -> None:
+    assert _post(client, world, "N-1").status_code == 201
+    new = catalog_service.terminal_issue_key(uow, store_code=world.store.code, terminal_code="T01")
+    uow.commit()
+    assert _post(client, world, "N-2").status_code == 401
+    fresh = receipt_payload(world, "N-3")
+    headers = {"X-Api-Key": new.api_key}
+    assert client.post("/api/v1/receipts", json=fresh, headers=headers).status_code == 201
+    catalog_service.terminal_revoke_key(uow, store_code=world.store.code, terminal_code="T01")
+    uow.commit()
+    fresh = receipt_payload(world, "N-4")
+    assert client.post("/api/v1/receipts", json=fresh, headers=headers).status_code == 401
+
+
+def test_a_first_send_inserts_without_reading_the_receipt_first(
+    client: Any, world: World, clock: Clock, statements: list[str], engine: Engine
+) -> None:
+    assert _post(client, world, "S-1", member=False).status_code == 201  # key read, warm
+    statements.clear()
+    answer = _post(client, world, "S-2", member=False, lines=2)
+    assert answer.status_code == 201, answer.text
+    assert not [sql for sql in statements if "FROM RECEIPT " in sql or "FROM TERMINAL" in sql]
+    line_inserts = [sql for sql in statements if sql.startswith("INSERT INTO RECEIPT_LINE")]
+    if engine.dialect.name == "postgresql":
+        # The receipt and its lines are one statement: a data-modifying CTE.
+        assert not line_inserts
+        assert sum(sql.startswith("WITH NEW_RECEIPT AS") for sql in statements) == 1
+    else:
+        assert len(line_inserts) == 1
+
+
+def test_receipts_of_any_size_share_one_statement_for_receipt_and_lines(
+    client: Any, uow: UnitOfWork, world: World, clock: Clock, statements: list[str]
+) -> None:
+    for n, size in enumerate((1, 2, 3), start=1):
+        assert _post(client, world, f"Z-{n}", lines=size).status_code == 201
+    counts = [
+        uow.session.scalar(
+            select(func.count()).select_from(ReceiptLine).where(ReceiptLine.line_no == n)
+        )
+        for n in (1, 2, 3)
+    ]
+    assert counts == [3, 2, 1]
+    writes = {
+        sql for sql in statements if sql.startswith(("WITH NEW_RECEIPT", "INSERT INTO RECEIPT "))
+    }
+    assert len(writes) == 1
+
+
+def test_a_replay_is_answered_after_its_member_is_gone(
+    client: Any, uow: UnitOfWork, world: World, clock: Clock
+) -> None:
+    first = _post(client, world, "G-1")
+    assert first.status_code == 201, first.text
+    uow.session.execute(
+        update(Member).where(Member.id == world.members[0].id).values(status="erased")
+    )
+    uow.commit()
+    again = _post(client, world, "G-1")
+    assert again.status_code == 200, again.text
+    assert again.headers["Idempotent-Replay"] == "true"
+    assert again.json() == first.json()
+    refused = _post(client, world, "G-2")
+    assert refused.status_code == 422
+    assert refused.json()["error"]["field"] == "member"
+    changed = receipt_payload(world, "G-1", lines=1)
+    conflict = client.post("/api/v1/receipts", json=changed, headers=world.till())
+    assert conflict.status_code == 409
+    assert conflict.json()["error"]["field"] == "receipt_no"
