@@ -107,10 +107,13 @@ def outbox_page(
 
 
 @pages.post("/outbox/send")
-def outbox_send_now(request: Request, ctx: Csrf) -> RedirectResponse:
+def outbox_send_now(request: Request, uow: UowDep, ctx: Csrf) -> RedirectResponse:
     """Deliver what is due now instead of waiting for the scheduler's next minute."""
     if not ctx.can("staff.manage"):
         raise Forbidden(_("your role may not do this"))
+    # End this request's transaction first: delivery opens its own units of work, and on
+    # SQLite a second writer would wait for this one's lock until the request ended.
+    uow.commit()
     counts = outbox_dispatch(request.app.state.session_factory)
     summary = f"{counts['sent']}-{counts['retry']}-{counts['failed']}-{counts['waiting']}"
     return RedirectResponse(f"/outbox?sent={summary}", status_code=303)
@@ -136,6 +139,7 @@ def outbox_list(
 @api.post("/outbox/send", response_model=DispatchRead)
 def outbox_send(request: Request, uow: UowDep, who: Admin) -> DispatchRead:
     """Deliver what is due now; counts of sent, to retry, failed and waiting messages."""
+    uow.commit()  # as on the page: delivery's own transactions must not wait for this one
     counts = outbox_dispatch(request.app.state.session_factory)
     audit_record(uow, actor=who, action="outbox_send", detail=counts)
     uow.commit()
