@@ -70,6 +70,14 @@ def _scope(run: str | None, level: str | None, store: str | None) -> Scope:
     )
 
 
+def scope_query(run: Text = None, level: Text = None, store: Text = None) -> Scope:
+    """The run's scope from the page's query (``run``, ``level``, ``store``)."""
+    return _scope(run, level, store)
+
+
+ScopeQuery = Annotated[Scope, Depends(scope_query)]
+
+
 def _run_of(session: Session, scope: Scope) -> BasketRun | None:
     """The scope's run, or ``None`` when nothing has been mined for it yet."""
     try:
@@ -188,12 +196,9 @@ def companions_page(
     uow: UowDep,
     ctx: Reader,
     item: Annotated[str, Query(min_length=1, max_length=100)],
-    run: Text = None,
-    level: Text = None,
-    store: Text = None,
+    scope: ScopeQuery,
 ) -> HTMLResponse:
     """One item's companions: what shoppers who buy it also buy, and what leads to it."""
-    scope = _scope(run, level, store)
     found = _run_of(uow.session, scope)
     with_it, to_it = (
         queries.rules_companions(uow.session, run_id=found.id, item=item)
@@ -220,13 +225,10 @@ def network_page(
     request: Request,
     uow: UowDep,
     ctx: Reader,
-    run: Text = None,
-    level: Text = None,
-    store: Text = None,
+    scope: ScopeQuery,
     top: Text = None,
 ) -> HTMLResponse:
     """The strongest one-to-one rules of a run as a network chart, with their table."""
-    scope = _scope(run, level, store)
     found = _run_of(uow.session, scope)
     shown = int(queries.as_number(top, low=2, high=80) or NETWORK_RULES)
     edges = reports.strongest_pairs(uow.session, run=found, limit=shown) if found else []
@@ -303,12 +305,9 @@ def promotion_page(
     request: Request,
     uow: UowDep,
     ctx: Reader,
-    run: Text = None,
-    level: Text = None,
-    store: Text = None,
+    scope: ScopeQuery,
 ) -> HTMLResponse:
     """Products ranked by how strongly they pull others into the basket."""
-    scope = _scope(run, level, store)
     found = _run_of(uow.session, scope)
     items = reports.promotion(uow.session, run=found, locale=ctx.locale) if found else []
     data = {**_common(uow, scope, found), "items": items}

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from regulars.core.errors import Forbidden
@@ -63,19 +63,19 @@ def _runs(session: Session, *, job: str | None = None, limit: int = 50) -> list[
 
 def _jobs(session: Session) -> list[JobRead]:
     today = local_day(utcnow())
-    out = []
-    for job in JOBS.values():
-        newest = _runs(session, job=job.name, limit=1)
-        out.append(
-            JobRead(
-                name=job.name,
-                summary=job.summary,
-                hour=job.hour,
-                due_today=job.due(today),
-                last_run=RunRead.model_validate(newest[0]) if newest else None,
-            )
+    # Each job's newest run, in one query (ids grow with time: a job's newest has its max id).
+    newest_ids = select(func.max(JobRun.id)).group_by(JobRun.job)
+    newest = {r.job: r for r in session.scalars(select(JobRun).where(JobRun.id.in_(newest_ids)))}
+    return [
+        JobRead(
+            name=job.name,
+            summary=job.summary,
+            hour=job.hour,
+            due_today=job.due(today),
+            last_run=RunRead.model_validate(newest[job.name]) if job.name in newest else None,
         )
-    return out
+        for job in JOBS.values()
+    ]
 
 
 def _run_now(factory: sessionmaker[Session], name: str, day: date) -> None:
