@@ -138,7 +138,9 @@ def test_receipts_of_any_size_share_one_statement_for_receipt_and_lines(
     writes = {
         sql for sql in statements if sql.startswith(("WITH NEW_RECEIPT", "INSERT INTO RECEIPT "))
     }
-    assert len(writes) == 1
+    # The member's first receipt also moves their first purchase (PostgreSQL: one more CTE
+    # in the same statement); the other two, of other sizes, share one statement.
+    assert len({sql for sql in writes if "FIRST_PURCHASE AS" not in sql}) == 1
 
 
 def test_a_replay_is_answered_after_its_member_is_gone(

@@ -9,7 +9,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import BindParameter, String, bindparam, func, or_, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from regulars.catalog.models import Manufacturer, Product, Store, Terminal
@@ -61,20 +62,35 @@ def product_search(
     return products
 
 
+_KEYS: BindParameter[str] = bindparam("keys", expanding=True)
+_BY_BARCODE = select(Product.barcode, Product.id).where(Product.barcode.in_(_KEYS))
+_BY_SKU = select(Product.sku, Product.id).where(Product.sku.in_(_KEYS))
+# PostgreSQL takes the keys as one array: the statement's text is then the same for any
+# number of keys, so psycopg prepares it once (an expanding IN is new text per count).
+_BY_BARCODE_PG = select(Product.barcode, Product.id).where(
+    Product.barcode == func.any(bindparam("keys", type_=postgresql.ARRAY(String())))
+)
+_BY_SKU_PG = select(Product.sku, Product.id).where(
+    Product.sku == func.any(bindparam("keys", type_=postgresql.ARRAY(String())))
+)
+
+
 def products_by_keys(
     session: Session, *, barcodes: Iterable[str] = (), skus: Iterable[str] = ()
 ) -> tuple[dict[str, int], dict[str, int]]:
-    """Map barcodes and SKUs to product ids in two queries."""
+    """Map barcodes and SKUs to product ids in two queries (the till's hot path: Core
+    statements built once, on the session's connection, so pending ORM objects are not
+    flushed first)."""
     barcode_list, sku_list = sorted(set(barcodes)), sorted(set(skus))
     by_barcode: dict[str, int] = {}
     by_sku: dict[str, int] = {}
+    conn = session.connection()
+    pg = conn.dialect.name == "postgresql"
     if barcode_list:
-        rows = session.execute(
-            select(Product.barcode, Product.id).where(Product.barcode.in_(barcode_list))
-        )
+        rows = conn.execute(_BY_BARCODE_PG if pg else _BY_BARCODE, {"keys": barcode_list})
         by_barcode = {str(b): int(i) for b, i in rows}
     if sku_list:
-        rows = session.execute(select(Product.sku, Product.id).where(Product.sku.in_(sku_list)))
+        rows = conn.execute(_BY_SKU_PG if pg else _BY_SKU, {"keys": sku_list})
         by_sku = {str(s): int(i) for s, i in rows}
     return by_barcode, by_sku
 

@@ -28,7 +28,7 @@ from regulars.loyalty.coupons import coupons_merge
 from regulars.loyalty.models import PointsAccount, PointsLine
 from regulars.loyalty.programme import programme_config, programme_get
 from regulars.loyalty.returns import return_points
-from regulars.loyalty.till import TillLine, receipt_points
+from regulars.loyalty.till import AnswerTo, TillLine, receipt_points
 from regulars.members.models import Member
 
 # --- staff and scheduled work -------------------------------------------------------------
@@ -298,6 +298,7 @@ def member_merge_hook(uow: UnitOfWork, survivor_id: int, merged_id: int) -> None
 
 
 __all__ = [
+    "AnswerTo",
     "TillLine",
     "accounts_merge",
     "member_merge_hook",

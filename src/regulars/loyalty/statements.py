@@ -16,7 +16,9 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BindParameter,
+    Column,
     Connection,
+    Integer,
     Row,
     Table,
     Text,
@@ -24,6 +26,7 @@ from sqlalchemy import (
     cast,
     func,
     insert,
+    literal,
     or_,
     select,
     update,
@@ -129,8 +132,8 @@ SAVE = (
 )
 
 
-def _with_writes() -> Any:
-    """:data:`SAVE` with the receipt's new lines and lots taken as data-modifying CTEs.
+def _write_ctes() -> tuple[Any, Any]:
+    """The receipt's new lines and lots taken, as data-modifying CTEs for :data:`SAVE`.
 
     Each column of the new lines (and of the lots taken) is one array parameter read back
     with ``unnest``, so the statement is the same for any number of lines: SQLAlchemy
@@ -168,11 +171,69 @@ def _with_writes() -> Any:
         .where(LINE.c.id == took.c.lot_id)
         .values(remaining=LINE.c.remaining - took.c.take)
     )
-    return SAVE.add_cte(new_lines.cte("new_lines")).add_cte(taken.cte("taken"))
+    return new_lines.cte("new_lines"), taken.cte("taken")
 
 
-SAVE_WITH_WRITES = _with_writes()
+_WRITES = _write_ctes()
+SAVE_WITH_WRITES = SAVE.add_cte(*_WRITES)
 _LINE_NAMES = [c.name for c in LINE.columns if c.name != "id"]
+
+
+@dataclass(frozen=True)
+class AnswerTo:
+    """Where the caller keeps the till's answer, for loyalty to write its part with it.
+
+    Sales keeps each receipt's first answer on the receipt row (a replay returns it). The
+    answer's points fields are only known once the account is saved, so rather than the
+    caller writing the answer in a statement of its own after :func:`receipt_points`,
+    loyalty writes ``base`` with its fields into ``column`` of the row whose ``key`` is
+    ``key_value``, in the account's own statement on PostgreSQL. Loyalty imports nothing
+    of the caller: the table comes as two columns.
+    """
+
+    column: Column[Any]
+    key: Column[Any]
+    key_value: Any
+    base: dict[str, Any]
+
+
+_ANSWERED: dict[tuple[str, str, str], Any] = {}
+
+
+def _with_answer(target: AnswerTo) -> Any:
+    """:data:`SAVE_WITH_WRITES` that also writes the till's answer into ``target``'s row.
+
+    The account's update becomes a CTE (``saved``) whose ``RETURNING`` gives the member's
+    pending and expired points; a second CTE updates the target row with the answer built
+    in SQL from them (``jsonb`` concatenation of the fields known before the statement and
+    the two that depend on it). Built once per target column, then reused.
+    """
+    name = (target.column.table.name, target.column.name, target.key.name)
+    built = _ANSWERED.get(name)
+    if built is not None:
+        return built
+    saved = SAVE.cte("saved")
+    # Scalar subqueries of the one-row ``saved`` rather than ``UPDATE … FROM saved``.
+    pending = select(saved.c.pending).scalar_subquery() + bindparam(
+        "answer_add_pending", type_=Integer()
+    )
+    expired = select(saved.c.expired).scalar_subquery()
+    known = cast(bindparam("answer_known", type_=Text()), postgresql.JSONB)
+    fields = func.jsonb_build_object(
+        literal("balance"),
+        bindparam("answer_balance", type_=Integer()) - pending - expired,
+        literal("pending"),
+        pending,
+    )
+    answered = (
+        update(target.column.table)
+        .where(target.key == bindparam("answer_key"))
+        .values({target.column: cast(known.op("||")(fields), JSON)})
+        .cte("answered")
+    )
+    statement = select(saved.c.pending, saved.c.expired).add_cte(*_WRITES, answered)
+    _ANSWERED[name] = statement
+    return statement
 
 
 @dataclass
@@ -244,13 +305,31 @@ class Writes:
             self.conn.execute(INSERT_LINES, self.rows)
         self.rows, self.takes = [], {}
 
-    def save(self, now: datetime, params: dict[str, Any]) -> tuple[int, int]:
-        """Write everything and the account; the member's (pending, expired) points after."""
+    def save(
+        self,
+        now: datetime,
+        params: dict[str, Any],
+        answer: dict[str, Any],
+        answer_to: AnswerTo | None = None,
+    ) -> dict[str, Any]:
+        """Write everything and the account; ``answer`` with the member's points after it.
+
+        ``answer`` holds the till's points fields but ``balance`` and ``pending``, which
+        are added here (``balance`` is the account's balance less what is pending or
+        expired). With ``answer_to``, the whole answer is written there too.
+        """
         params = {**params, "owner": self.member_id, "now": now}
         if not self.together:
-            self.send()
+            self.send()  # the lines are written first, so the account's statement sees them
             saved = self.conn.execute(SAVE, params).one()
-            return int(saved.pending or 0), int(saved.expired or 0)
+            done = self._answer(answer, params, saved, 0, 0)
+            if answer_to is not None:
+                self.conn.execute(
+                    update(answer_to.column.table)
+                    .where(answer_to.key == answer_to.key_value)
+                    .values({answer_to.column: {**answer_to.base, **done}})
+                )
+            return done
         for name in _LINE_NAMES:
             if name == "detail":
                 params["lines_detail"] = [json.dumps(row["detail"]) for row in self.rows]
@@ -258,8 +337,22 @@ class Writes:
                 params[f"lines_{name}"] = [row[name] for row in self.rows]
         params["take_ids"] = list(self.takes)
         params["take_points"] = list(self.takes.values())
-        saved = self.conn.execute(SAVE_WITH_WRITES, params).one()
-        pending, expired = int(saved.pending or 0), int(saved.expired or 0)
+        add_pending, add_expired = self._added(now)
+        statement = SAVE_WITH_WRITES
+        if answer_to is not None:
+            statement = _with_answer(answer_to)
+            params["answer_known"] = json.dumps({**answer_to.base, **answer})
+            params["answer_key"] = answer_to.key_value
+            params["answer_balance"] = params["new_balance"] - add_expired
+            params["answer_add_pending"] = add_pending
+        saved = self.conn.execute(statement, params).one()
+        self.rows, self.takes = [], {}
+        return self._answer(answer, params, saved, add_pending, add_expired)
+
+    def _added(self, now: datetime) -> tuple[int, int]:
+        """The points of the lines still to write that are pending, and expired, at ``now``
+        (the statement's subqueries see the ledger as it was before them)."""
+        pending = expired = 0
         for row in self.rows:
             if row["remaining"] <= 0:
                 continue
@@ -267,5 +360,17 @@ class Writes:
                 expired += row["remaining"]
             elif row["available_at"] is not None and row["available_at"] > now:
                 pending += row["remaining"]
-        self.rows, self.takes = [], {}
         return pending, expired
+
+    @staticmethod
+    def _answer(
+        answer: dict[str, Any],
+        params: dict[str, Any],
+        saved: Row[Any],
+        add_pending: int,
+        add_expired: int,
+    ) -> dict[str, Any]:
+        """``answer`` with the balance and pending points the saved account gives."""
+        pending = int(saved.pending or 0) + add_pending
+        expired = int(saved.expired or 0) + add_expired
+        return {**answer, "balance": params["new_balance"] - pending - expired, "pending": pending}

@@ -48,6 +48,7 @@ from regulars.loyalty.statements import (
     LOCK,
     PRODUCT,
     AccountState,
+    AnswerTo,
     Writes,
     spendable,
 )
@@ -132,6 +133,7 @@ def receipt_points(
     redeem: int | None = None,
     coupon_codes: Sequence[str] = (),
     now: datetime | None = None,
+    answer_to: AnswerTo | None = None,
 ) -> dict[str, Any]:
     """Honour coupons, redeem and earn points for one receipt, in the receipt's transaction.
 
@@ -142,7 +144,8 @@ def receipt_points(
     earning on what was really paid (coupon discounts and points take their share off
     every line), with the tier, product and member-day multipliers and the first-purchase
     and birthday bonuses; the lot stays pending through the return window. Returns the
-    fields of the till's answer.
+    fields of the till's answer; with ``answer_to`` they are also written there, with its
+    ``base``, in the account's own statement (:class:`~regulars.loyalty.statements.AnswerTo`).
     """
     now = now or utcnow()
     earned_at = min(occurred_at, now)  # a till clock running ahead cannot shorten the window
@@ -289,7 +292,7 @@ def receipt_points(
         upgraded = _tier_upgrade(uow, writes, account, config, member_id, now)
         if upgraded is not None:
             rewards.append({"code": "tier_upgrade", "tier": upgraded.code})
-    pending, expired = writes.save(
+    done = writes.save(
         now,
         {
             "account_id": account.id,
@@ -302,18 +305,18 @@ def receipt_points(
             "new_first_earn": account.first_earn_at,
             "new_birthday_year": account.birthday_bonus_year,
         },
+        {
+            "points_earned": earned,
+            "points_redeemed": redeemed,
+            "debt": account.debt,
+            "tier": account.tier_code,
+            "rewards": rewards,
+            **answer,
+        },
+        answer_to,
     )
     _forget(uow)
-    return {
-        "points_earned": earned,
-        "points_redeemed": redeemed,
-        "balance": account.balance - pending - expired,
-        "pending": pending,
-        "debt": account.debt,
-        "tier": account.tier_code,
-        "rewards": rewards,
-        **answer,
-    }
+    return done
 
 
 def _tier_upgrade(
@@ -339,4 +342,4 @@ def _tier_upgrade(
     return reached
 
 
-__all__ = ["TillLine", "receipt_points"]
+__all__ = ["AnswerTo", "TillLine", "receipt_points"]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from regulars.core.crypto import get_cipher
@@ -82,14 +83,37 @@ def member_identify(
 
 @dataclass(frozen=True, slots=True)
 class TillMember:
-    """What the till path needs of a member: its id, status and first purchase date."""
+    """What the till path needs of a member: its id, status and first purchase date, and
+    the values of the ``also`` columns the caller asked :func:`member_for_till` for."""
 
     id: int
     status: str
     first_purchase_at: datetime | None
+    also: tuple[Any, ...] = ()
 
 
 _TILL_COLUMNS = (Member.id, Member.status, Member.merged_into_id, Member.first_purchase_at)
+
+
+class TillMemberQuery:
+    """The statements of :func:`member_for_till`, built once (SQLAlchemy then reuses their
+    compiled form and psycopg prepares them), with the caller's ``also`` columns.
+
+    ``also`` are further columns read in the same statement, correlated with the
+    ``member`` row: the layers above ask what they need to know of the member without a
+    round trip of their own. Their bound parameters are given to :func:`member_for_till`.
+    """
+
+    def __init__(self, also: Sequence[ColumnElement[Any]] = ()) -> None:
+        self.width = len(_TILL_COLUMNS)
+        columns = select(*_TILL_COLUMNS, *also)
+        key: BindParameter[Any] = bindparam("member_key")
+        self.by_id = columns.where(Member.id == key)
+        self.by_mobile_index = columns.where(Member.mobile_index == key)
+        self.by_card = columns.where(Member.card_no == key)
+
+
+PLAIN_TILL_QUERY = TillMemberQuery()
 
 
 def member_for_till(
@@ -99,32 +123,44 @@ def member_for_till(
     mobile: str | None = None,
     card_no: str | None = None,
     member_code: str | None = None,
+    query: TillMemberQuery = PLAIN_TILL_QUERY,
+    params: Mapping[str, Any] | None = None,
 ) -> TillMember | None:
     """The member a receipt names (merges followed), in one Core read; ``None`` if none.
 
-    The till's hot path: no ORM object is loaded. Raises ``InvalidInput`` for a mobile
-    number or member code that is malformed.
+    The till's hot path: no ORM object is loaded, and the statement runs on the session's
+    connection (nothing pending is flushed first). ``query`` may carry further columns,
+    whose values come back in :attr:`TillMember.also` (``params`` binds theirs). Raises
+    ``InvalidInput`` for a mobile number or member code that is malformed.
     """
-    query = select(*_TILL_COLUMNS)
+    statement: Select[Any]
+    key: int | str
     if member_id is not None:
-        query = query.where(Member.id == member_id)
+        statement, key = query.by_id, member_id
     elif mobile:
         index = get_cipher().blind_index(rules.normalise_mobile(mobile))
-        query = query.where(Member.mobile_index == index)
+        statement, key = query.by_mobile_index, index
     elif card_no:
-        query = query.where(Member.card_no == card_no)
+        statement, key = query.by_card, card_no
     elif member_code:
-        query = query.where(Member.id == rules.parse_member_code(member_code))
+        statement, key = query.by_id, rules.parse_member_code(member_code)
     else:
         return None
-    row = session.execute(query).first()
+    conn = session.connection()
+    values = {**(params or {}), "member_key": key}
+    row = conn.execute(statement, values).first()
     seen: set[int] = set()
     while row is not None and row.merged_into_id is not None and row.id not in seen:
         seen.add(row.id)
-        row = session.execute(select(*_TILL_COLUMNS).where(Member.id == row.merged_into_id)).first()
+        row = conn.execute(query.by_id, {**values, "member_key": row.merged_into_id}).first()
     if row is None:
         return None
-    return TillMember(id=row.id, status=row.status, first_purchase_at=row.first_purchase_at)
+    return TillMember(
+        id=row.id,
+        status=row.status,
+        first_purchase_at=row.first_purchase_at,
+        also=tuple(row[query.width :]),
+    )
 
 
 def member_search(

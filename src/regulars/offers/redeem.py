@@ -25,11 +25,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 
 from regulars.core.errors import InvalidInput
 from regulars.core.i18n import _
 from regulars.core.uow import UnitOfWork
+from regulars.members.models import Member
 from regulars.offers import rules
 from regulars.offers.models import Deal, ListItem, PersonalList, Redemption
 from regulars.offers.schemas import ListDiscount
@@ -54,6 +55,25 @@ def list_by_code(uow: UnitOfWork, *, code: str) -> PersonalList:
     if found is None:
         raise InvalidInput(_("list {code} not found"), field="list_code", code=code)
     return found
+
+
+def has_open_list(at: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
+    """Whether the ``member`` row of the enclosing query has a list valid at ``at``.
+
+    A correlated ``EXISTS`` for the till's member read (``also`` of
+    :func:`regulars.members.queries.member_for_till`): a member without a list then costs
+    the till no statement of this module at all.
+    """
+    return (
+        select(PersonalList.id)
+        .where(
+            PersonalList.member_id == Member.id,
+            PersonalList.group == "list",
+            PersonalList.valid_from <= at,
+            PersonalList.valid_to > at,
+        )
+        .exists()
+    )
 
 
 def _lists(

@@ -23,7 +23,12 @@ from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
 from regulars.loyalty import service as loyalty
 from regulars.members.models import Member
-from regulars.members.queries import TillMember, member_for_till, member_resolve
+from regulars.members.queries import (
+    TillMember,
+    TillMemberQuery,
+    member_for_till,
+    member_resolve,
+)
 from regulars.offers import redeem as offers
 from regulars.sales.models import Receipt, ReceiptLine
 from regulars.sales.schemas import MemberRef, ReceiptAnswer, ReceiptIn, ReturnIn
@@ -31,6 +36,8 @@ from regulars.sales.schemas import MemberRef, ReceiptAnswer, ReceiptIn, ReturnIn
 CENT = Decimal("0.01")
 LINE_TABLE = ReceiptLine.metadata.tables[ReceiptLine.__tablename__]
 RECEIPT_TABLE = Receipt.metadata.tables[Receipt.__tablename__]
+MEMBER_TABLE = Member.metadata.tables[Member.__tablename__]
+PRODUCT_TABLE = Product.metadata.tables[Product.__tablename__]
 #: A store or a terminal: the ORM row, or its id and code (what the till key check returns).
 Place = Store | Terminal | Coded
 
@@ -144,18 +151,26 @@ _RECEIPT_COLUMNS = (
 )
 
 
-def _receipt_with_lines_pg() -> Select[int]:
+def _receipt_with_lines_pg(first_purchase: bool = False) -> Select[int]:
     """One PostgreSQL statement inserting a receipt and its lines, returning the new id.
 
     A data-modifying CTE inserts the receipt (``ON CONFLICT DO NOTHING``); the lines come
     from ``unnest`` of one array per column joined to the new id, so when the key exists
     (no new row) no line is inserted either. Arrays keep the statement the same whatever
-    the number of lines, so SQLAlchemy compiles it once and psycopg prepares it.
+    the number of lines, so SQLAlchemy compiles it once and psycopg prepares it. The
+    receipt's parameters are named ``r_<column>``: SQLAlchemy would read a parameter named
+    like a column of a table that a nested ``UPDATE`` changes as a value to set.
+
+    With ``first_purchase`` a third CTE moves the member's first purchase to this receipt
+    when it is earlier (see :func:`_note_first_purchase`), again only if the row is new.
     """
     head = (
         postgresql.insert(RECEIPT_TABLE)
         .values(
-            {name: bindparam(name, type_=RECEIPT_TABLE.c[name].type) for name in _RECEIPT_COLUMNS}
+            {
+                name: bindparam(f"r_{name}", type_=RECEIPT_TABLE.c[name].type)
+                for name in _RECEIPT_COLUMNS
+            }
         )
         .on_conflict_do_nothing(index_elements=_KEY)
         .returning(RECEIPT_TABLE.c.id)
@@ -174,28 +189,77 @@ def _receipt_with_lines_pg() -> Select[int]:
             head, arrays, true()
         ),
     )
-    return select(head.c.id).add_cte(lines.cte("new_lines"))
+    statement = select(head.c.id).add_cte(lines.cte("new_lines"))
+    if not first_purchase:
+        return statement
+    when = bindparam("first_at", type_=MEMBER_TABLE.c.first_purchase_at.type)
+    first = (
+        update(MEMBER_TABLE)
+        .where(
+            MEMBER_TABLE.c.id == bindparam("first_member"),
+            or_(
+                MEMBER_TABLE.c.first_purchase_at.is_(None), MEMBER_TABLE.c.first_purchase_at > when
+            ),
+            select(head.c.id).exists(),
+        )
+        .values(
+            first_purchase_at=when,
+            first_purchase_category=select(PRODUCT_TABLE.c.department)
+            .where(PRODUCT_TABLE.c.id == bindparam("first_product"))
+            .scalar_subquery(),
+            # The receipt's own time of recording (the column's onupdate is not applied
+            # to a statement nested in a CTE).
+            updated_at=bindparam("r_recorded_at", type_=RECEIPT_TABLE.c.recorded_at.type),
+        )
+    )
+    return statement.add_cte(first.cte("first_purchase"))
 
 
 RECEIPT_WITH_LINES_PG = _receipt_with_lines_pg()
+RECEIPT_WITH_LINES_FIRST_PG = _receipt_with_lines_pg(first_purchase=True)
+
+
+@dataclass(frozen=True)
+class FirstPurchase:
+    """A receipt that may be its member's first purchase: when, and its largest line's
+    product (whose department becomes the first purchase's category)."""
+
+    member_id: int
+    at: datetime
+    product_id: int
 
 
 def _insert_once(
-    uow: UnitOfWork, values: dict[str, Any], lines: list[dict[str, Any]]
+    uow: UnitOfWork,
+    values: dict[str, Any],
+    lines: list[dict[str, Any]],
+    first: FirstPurchase | None = None,
 ) -> int | None:
     """Insert a receipt row and its lines unless its key exists; the new id or ``None``.
 
     ``ON CONFLICT DO NOTHING`` makes two tills racing with the same key safe on
     PostgreSQL (the second waits for the first and then inserts nothing) without a
-    savepoint; SQLite serialises writers anyway. On PostgreSQL the receipt and its lines
-    are one statement (one round trip); SQLite, in process, runs two.
+    savepoint; SQLite serialises writers anyway. On PostgreSQL the receipt, its lines and
+    the member's first purchase (``first``) are one statement (one round trip); SQLite,
+    in process, runs them in turn.
     """
     session = uow.session
     if session.get_bind().dialect.name == "postgresql":
-        params: dict[str, Any] = {name: values.get(name) for name in _RECEIPT_COLUMNS}
+        params: dict[str, Any] = {f"r_{name}": values.get(name) for name in _RECEIPT_COLUMNS}
         for name in _LINE_COLUMNS:
             params[f"lines_{name}"] = [line[name] for line in lines]
-        return session.execute(RECEIPT_WITH_LINES_PG, params).scalar_one_or_none()
+        statement = RECEIPT_WITH_LINES_PG
+        if first is not None:
+            statement = RECEIPT_WITH_LINES_FIRST_PG
+            params.update(
+                first_member=first.member_id, first_at=first.at, first_product=first.product_id
+            )
+        receipt_id: int | None = (
+            session.connection().execute(statement, params).scalar_one_or_none()
+        )
+        if receipt_id is not None and first is not None:
+            _forget_first_purchase(uow, first.member_id)
+        return receipt_id
     stmt = (
         sqlite.insert(RECEIPT_TABLE)
         .values(**values)
@@ -205,6 +269,8 @@ def _insert_once(
     receipt_id = session.execute(stmt).scalar_one_or_none()
     if receipt_id is not None and lines:
         _insert_lines(uow, [{**line, "receipt_id": receipt_id} for line in lines])
+    if receipt_id is not None and first is not None:
+        _note_first_purchase(uow, first)
     return receipt_id
 
 
@@ -218,8 +284,18 @@ def _insert_lines(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
     uow.session.execute(insert(LINE_TABLE), rows)
 
 
-def _member_for(uow: UnitOfWork, ref: MemberRef | None) -> TillMember | None:
-    """The active member a receipt names, or ``InvalidInput`` on ``member``."""
+#: The till's member read, which also says whether the member has a list valid at ``at``.
+_TILL_MEMBER = TillMemberQuery(
+    also=(offers.has_open_list(bindparam("at", type_=RECEIPT_TABLE.c.occurred_at.type)),)
+)
+
+
+def _member_for(uow: UnitOfWork, ref: MemberRef | None, at: datetime) -> TillMember | None:
+    """The active member a receipt names, or ``InvalidInput`` on ``member``.
+
+    The same read says whether the member has a personal list valid at ``at`` (the
+    receipt's time), so a member without one costs the till no list statement.
+    """
     if ref is None:
         return None
     try:
@@ -229,6 +305,8 @@ def _member_for(uow: UnitOfWork, ref: MemberRef | None) -> TillMember | None:
             mobile=ref.mobile,
             card_no=ref.card_no,
             member_code=ref.member_code,
+            query=_TILL_MEMBER,
+            params={"at": at},
         )
     except (NotFound, InvalidInput) as exc:
         raise InvalidInput(_("member not found"), field="member") from exc
@@ -239,7 +317,7 @@ def _member_for(uow: UnitOfWork, ref: MemberRef | None) -> TillMember | None:
 
 def _member_of(uow: UnitOfWork, data: ReceiptIn) -> TillMember | None:
     """The receipt's member (by card, mobile, code, id or personal list), checked."""
-    member = _member_for(uow, data.member)
+    member = _member_for(uow, data.member, data.occurred_at)
     if member is None and data.list_code:
         owner = member_resolve(
             uow.session, member_id=offers.list_by_code(uow, code=data.list_code).member_id
@@ -275,32 +353,47 @@ def _product_ids(uow: UnitOfWork, data: ReceiptIn) -> list[int]:
     return ids
 
 
-def _note_first_purchase(uow: UnitOfWork, member: TillMember, receipt_id: int, when: Any) -> None:
+def _first_purchase(
+    member: TillMember | None, data: ReceiptIn, product_ids: list[int]
+) -> FirstPurchase | None:
+    """The first purchase this receipt would be, if it is earlier than the member's."""
+    if member is None or not product_ids:
+        return None
+    if member.first_purchase_at is not None and member.first_purchase_at <= data.occurred_at:
+        return None
+    largest = max(range(len(data.lines)), key=lambda n: data.lines[n].amount)
+    return FirstPurchase(member.id, data.occurred_at, product_ids[largest])
+
+
+def _note_first_purchase(uow: UnitOfWork, first: FirstPurchase) -> None:
     """Keep the member's first purchase (date and main department) derived from receipts.
 
     One conditional UPDATE, so two tills recording a member's receipts at once can only
-    ever move the date earlier, never leave the later one in place.
+    ever move the date earlier, never leave the later one in place. (On PostgreSQL the
+    same update rides with the receipt's insert: :data:`RECEIPT_WITH_LINES_FIRST_PG`.)
     """
-    if member.first_purchase_at is not None and member.first_purchase_at <= when:
-        return
     department = (
-        select(Product.department)
-        .join(ReceiptLine, ReceiptLine.product_id == Product.id)
-        .where(ReceiptLine.receipt_id == receipt_id)
-        .order_by(ReceiptLine.amount.desc())
-        .limit(1)
+        select(PRODUCT_TABLE.c.department)
+        .where(PRODUCT_TABLE.c.id == first.product_id)
         .scalar_subquery()
     )
     uow.session.execute(
-        update(Member)
+        update(MEMBER_TABLE)
         .where(
-            Member.id == member.id,
-            or_(Member.first_purchase_at.is_(None), Member.first_purchase_at > when),
+            MEMBER_TABLE.c.id == first.member_id,
+            or_(
+                MEMBER_TABLE.c.first_purchase_at.is_(None),
+                MEMBER_TABLE.c.first_purchase_at > first.at,
+            ),
         )
-        .values(first_purchase_at=when, first_purchase_category=department)
-        .execution_options(synchronize_session=False)
+        .values(first_purchase_at=first.at, first_purchase_category=department)
     )
-    loaded = uow.session.identity_map.get(identity_key(Member, member.id))
+    _forget_first_purchase(uow, first.member_id)
+
+
+def _forget_first_purchase(uow: UnitOfWork, member_id: int) -> None:
+    """Expire a loaded member's first purchase: a Core statement may have changed it."""
+    loaded = uow.session.identity_map.get(identity_key(Member, member_id))
     if loaded is not None:
         uow.session.expire(loaded, ["first_purchase_at", "first_purchase_category"])
 
@@ -383,6 +476,7 @@ def receipt_record(
                 zip(data.lines, product_ids, strict=True), start=1
             )
         ],
+        _first_purchase(member, data, product_ids),
     )
     if receipt_id is None:
         # A replay, or another request with this key committed before our insert.
@@ -408,8 +502,13 @@ def _member_part(
     answer: dict[str, Any],
     now: datetime,
 ) -> dict[str, Any]:
-    """A member's receipt: first purchase, points, coupons and personal lists; the answer."""
-    _note_first_purchase(uow, member, receipt_id, data.occurred_at)
+    """A member's receipt: points, coupons and personal lists; the answer, stored.
+
+    Loyalty writes the stored answer with its points in the statement that saves the
+    account (:class:`loyalty.AnswerTo`); only a receipt that a personal list discounts
+    writes it once more, with the discounts. A member whose read found no list valid at
+    the time of sale (:func:`_member_for`) is not asked about lists again.
+    """
     numbered = list(enumerate(zip(data.lines, product_ids, strict=True), start=1))
     points = loyalty.receipt_points(
         uow,
@@ -420,7 +519,14 @@ def _member_part(
         redeem=data.redeem_points,
         coupon_codes=data.coupons or (),
         now=now,
+        answer_to=loyalty.AnswerTo(
+            RECEIPT_TABLE.c.response, RECEIPT_TABLE.c.id, receipt_id, answer
+        ),
     )
+    answer = {**answer, **points}
+    has_list = bool(member.also[0]) if member.also else True
+    if data.list_code is None and not has_list:
+        return answer
     discounts = offers.receipt_redeem(
         uow,
         member_id=member.id,
@@ -433,8 +539,7 @@ def _member_part(
         ],
     )
     if discounts:
-        points = {**points, **offers.answer_part(discounts)}
-    answer = _store_points(uow, receipt_id, answer, points)
+        answer = _store_points(uow, receipt_id, answer, offers.answer_part(discounts))
     uow.flush()
     return answer
 
