@@ -38,7 +38,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 
 import ingest
 from regulars.catalog.models import Store, Terminal
@@ -54,6 +54,7 @@ from regulars.sales.schemas import ReceiptIn
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "checkout.md"
 OPENING = 1_000_000  # points granted to each member so redemptions never run dry
+FIRST_PURCHASE = datetime(2025, 11, 20, 10, 0, tzinfo=UTC)  # a year before the receipts
 TARGET = 0.30  # loyalty may cost at most this share of the till's throughput
 
 
@@ -67,6 +68,9 @@ def prepare(url: str, product_ids: set[int]) -> dict[str, str]:
         service.points_grant_many(
             uow, grants=[(m, OPENING) for m in members], reason="benchmark", actor="bench"
         )
+        # Established members: their first purchase lies before the benchmark's receipts,
+        # as a regular's does (a member's first receipt ever moves it, once in a lifetime).
+        uow.session.execute(update(Member).values(first_purchase_at=FIRST_PURCHASE))
         uow.commit()
     engine.dispose()
     return keys
@@ -309,7 +313,8 @@ def report(
         f"`POST /api/v1/receipts` from {args.clients} concurrent connections of one client "
         f"process to `regulars serve --workers {args.workers}`, on the ingest benchmark's "
         f"database ({ingest.TERMINALS} tills, the Complete Journey sample's products, "
-        f"{ingest.MEMBERS} members each holding {OPENING:,} opening points). The same baskets "
+        f"{ingest.MEMBERS} established members, each holding {OPENING:,} opening points, "
+        f"first purchase {FIRST_PURCHASE:%Y-%m-%d}). The same baskets "
         "(FIMI basket sizes, Complete Journey lines) are sent as *alone* (no member: the "
         "till without loyalty) and as *loyalty* (every receipt with a member card: account "
         "lock, earning with tier and multipliers, pending lot; every second receipt also "

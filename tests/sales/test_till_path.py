@@ -163,3 +163,28 @@ def test_a_replay_is_answered_after_its_member_is_gone(
     conflict = client.post("/api/v1/receipts", json=changed, headers=world.till())
     assert conflict.status_code == 409
     assert conflict.json()["error"]["field"] == "receipt_no"
+
+
+def test_a_members_receipt_reads_lists_only_with_the_member_and_writes_its_answer_once(
+    client: Any, world: World, clock: Clock, statements: list[str], engine: Engine
+) -> None:
+    assert _post(client, world, "M-0").status_code == 201  # key read, programme cached
+    statements.clear()
+    first = _post(client, world, "M-1")
+    assert first.status_code == 201, first.text
+    # Without a list valid now, the member read's EXISTS is the only look at the lists.
+    list_reads = [sql for sql in statements if "PERSONAL_LIST" in sql]
+    assert len(list_reads) == 1
+    assert list_reads[0].startswith("SELECT MEMBER.ID")
+    answer_writes = [sql for sql in statements if sql.startswith("UPDATE RECEIPT")]
+    if engine.dialect.name == "postgresql":
+        # Written by the statement that saves the points account.
+        assert not answer_writes
+        assert sum("UPDATE RECEIPT SET RESPONSE" in sql for sql in statements) == 1
+    else:
+        assert len(answer_writes) == 1
+    body = first.json()
+    assert {"points_earned", "balance", "pending", "tier"} <= body.keys()
+    replay = _post(client, world, "M-1")
+    assert replay.status_code == 200
+    assert replay.json() == body

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -89,6 +90,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 #: Execution option of a connection that only reads (``session.connection(execution_options=
 #: {READ_ONLY: True})``): on SQLite its transaction takes no write lock.
 READ_ONLY = "read_only"
+_SQLITE_BUSY_SECONDS = 30
+_HOLDS_WRITERS = "regulars_holds_writers"
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
@@ -103,17 +106,39 @@ def _sqlite_pragmas(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_SECONDS * 1000}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+    # Writers of one process queue on this lock before SQLite's: a thread waiting in
+    # SQLite's busy handler sleeps in steps of up to 100 ms and so leaves the database idle
+    # after the holder commits, where a lock hands over at once. Other processes still
+    # meet SQLite's own lock and busy timeout. Waiting here is bounded by the same timeout,
+    # after which the writer goes on to SQLite's lock as before (never a deadlock).
+    writers = threading.Lock()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # A read-only unit (execution option ``read_only``) never upgrades, so a deferred
         # BEGIN is safe and does not queue behind the writers (WAL readers do not block).
-        read_only = conn.get_execution_options().get(READ_ONLY, False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY, False):
+            conn.exec_driver_sql("BEGIN")
+            return
+        held = writers.acquire(timeout=_SQLITE_BUSY_SECONDS)
+        conn.info[_HOLDS_WRITERS] = held
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(conn)
+            raise
+
+    def _release(conn: Any) -> None:
+        if conn.info.pop(_HOLDS_WRITERS, False):
+            writers.release()
+
+    event.listen(engine, "commit", _release)
+    event.listen(engine, "rollback", _release)
 
 
 def make_engine(
