@@ -28,7 +28,15 @@ from regulars.loyalty.coupons import coupons_merge
 from regulars.loyalty.models import PointsAccount, PointsLine
 from regulars.loyalty.programme import programme_config, programme_get
 from regulars.loyalty.returns import return_points
-from regulars.loyalty.till import AnswerTo, TillLine, receipt_points
+from regulars.loyalty.till import (
+    AnswerTo,
+    LockedRow,
+    LockJoin,
+    TillLine,
+    account_lock,
+    lock_join,
+    receipt_points,
+)
 from regulars.members.models import Member
 
 # --- staff and scheduled work -------------------------------------------------------------
@@ -299,8 +307,12 @@ def member_merge_hook(uow: UnitOfWork, survivor_id: int, merged_id: int) -> None
 
 __all__ = [
     "AnswerTo",
+    "LockJoin",
+    "LockedRow",
     "TillLine",
+    "account_lock",
     "accounts_merge",
+    "lock_join",
     "member_merge_hook",
     "points_adjust",
     "points_expire",

@@ -8,16 +8,19 @@ SQLAlchemy reuses their compiled form on every receipt.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     JSON,
     BindParameter,
     Column,
+    ColumnElement,
     Connection,
+    FromClause,
     Integer,
     Row,
     Table,
@@ -29,6 +32,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql
@@ -81,6 +85,84 @@ LOCK = (
     .where(ACCOUNT.c.member_id == _MEMBER_ID)
     .with_for_update(of=ACCOUNT)
 )
+_LOCK_NAMES = (
+    "id",
+    "balance",
+    "debt",
+    "lifetime_earned",
+    "tier_code",
+    "tier_since",
+    "qualifying_spend",
+    "first_earn_at",
+    "birthday_bonus_year",
+)
+
+
+class LockedRow(NamedTuple):
+    """What :data:`LOCK` reads, when it comes with the member's own read instead."""
+
+    id: int
+    balance: int
+    debt: int
+    lifetime_earned: int
+    tier_code: str
+    tier_since: datetime
+    qualifying_spend: Decimal
+    first_earn_at: datetime | None
+    birthday_bonus_year: int | None
+    revision: str | None
+    birthday: date | None
+
+
+@dataclass(frozen=True)
+class LockJoin:
+    """The account's lock as part of another statement's read of the ``member`` row.
+
+    ``right`` is outer-joined to ``member`` on ``onclause``; ``columns`` (the account's,
+    then the programme's revision and the member's birthday) are added to that read, and
+    :meth:`row` turns their values back into what :data:`LOCK` would have read. On
+    PostgreSQL the account is read by a ``LATERAL`` subquery with ``FOR UPDATE``, which
+    locks it as :data:`LOCK` does (a receipt waiting for another of the same member then
+    reads the account as that one left it); SQLite needs no row lock (its writers are
+    serialised by ``BEGIN IMMEDIATE``) and joins the table.
+    """
+
+    right: FromClause
+    onclause: ColumnElement[bool]
+    columns: tuple[ColumnElement[Any], ...]
+
+    @staticmethod
+    def row(values: Sequence[Any]) -> LockedRow | None:
+        """The lock's values from the read (``None``: the member has no account yet)."""
+        if values[0] is None:
+            return None
+        return LockedRow(*values)
+
+
+def lock_join(dialect: str) -> LockJoin:
+    """:class:`LockJoin` for the ``dialect`` (``postgresql`` or ``sqlite``)."""
+    if dialect == "postgresql":
+        right: Any = (
+            select(*(ACCOUNT.c[name] for name in _LOCK_NAMES), ACCOUNT.c.member_id)
+            .where(ACCOUNT.c.member_id == MEMBER.c.id)
+            .with_for_update()
+            .lateral("locked_account")
+        )
+        onclause: ColumnElement[bool] = true()
+    else:
+        right = ACCOUNT.alias("locked_account")
+        onclause = right.c.member_id == MEMBER.c.id
+    columns = (
+        *(right.c[name].label(f"account_{name}") for name in _LOCK_NAMES),
+        select(PROGRAMME.c.revision)
+        .where(PROGRAMME.c.code == PROGRAMME_CODE)
+        .scalar_subquery()
+        .label("programme_revision"),
+        MEMBER.c.birthday.label("member_birthday"),
+    )
+    return LockJoin(right, onclause, columns)
+
+
 LOTS = (
     select(LINE.c.id, LINE.c.remaining, LINE.c.expires_at)
     .where(
@@ -251,7 +333,7 @@ class AccountState:
     birthday_bonus_year: int | None
 
     @classmethod
-    def of(cls, row: Row[Any]) -> AccountState:
+    def of(cls, row: Row[Any] | LockedRow) -> AccountState:
         """From the lock statement's row."""
         return cls(
             id=row.id,

@@ -33,7 +33,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Row, select
 
 from regulars.core.errors import InvalidInput, RuleViolation
 from regulars.core.i18n import _
@@ -49,7 +49,10 @@ from regulars.loyalty.statements import (
     PRODUCT,
     AccountState,
     AnswerTo,
+    LockedRow,
+    LockJoin,
     Writes,
+    lock_join,
     spendable,
 )
 
@@ -64,13 +67,29 @@ class TillLine:
     quantity: Decimal
 
 
-def _locked(uow: UnitOfWork, conn: Connection, member_id: int) -> tuple[Row[Any], ProgrammeView]:
-    """Lock the member's account (creating it on first use) and the programme it earns under."""
+def account_lock(uow: UnitOfWork, member_id: int) -> Row[Any] | LockedRow:
+    """Lock the member's account, creating it on first use (what :data:`LOCK` reads).
+
+    A till path that read the member without the account's lock (the member had no
+    account yet) takes it here before it writes anything, so that every receipt of a
+    member takes the account's lock before the receipt's key: two receipts of one member
+    taking them in opposite orders could deadlock.
+    """
+    conn = uow.session.connection()
     row = conn.execute(LOCK, {"member_id": member_id}).first()
     if row is None:
         view = programme_view(uow)
         ledger.account_create(uow, member_id=member_id, tier_code=view.config.lowest.code)
         row = conn.execute(LOCK, {"member_id": member_id}).one()
+    return row
+
+
+def _locked(
+    uow: UnitOfWork, member_id: int, locked: Row[Any] | LockedRow | None
+) -> tuple[Row[Any] | LockedRow, ProgrammeView]:
+    """The member's locked account (locked here unless the caller did) and the programme
+    it earns under."""
+    row = locked if locked is not None else account_lock(uow, member_id)
     view = programme_view(uow, revision=row.revision)
     return row, view
 
@@ -134,6 +153,7 @@ def receipt_points(
     coupon_codes: Sequence[str] = (),
     now: datetime | None = None,
     answer_to: AnswerTo | None = None,
+    locked: Row[Any] | LockedRow | None = None,
 ) -> dict[str, Any]:
     """Honour coupons, redeem and earn points for one receipt, in the receipt's transaction.
 
@@ -146,12 +166,15 @@ def receipt_points(
     and birthday bonuses; the lot stays pending through the return window. Returns the
     fields of the till's answer; with ``answer_to`` they are also written there, with its
     ``base``, in the account's own statement (:class:`~regulars.loyalty.statements.AnswerTo`).
+    ``locked`` is the account as the caller locked it (with its read of the member,
+    :class:`~regulars.loyalty.statements.LockJoin`, or by :func:`account_lock`); without
+    it the account is locked here.
     """
     now = now or utcnow()
     earned_at = min(occurred_at, now)  # a till clock running ahead cannot shorten the window
     uow.flush()  # pending ORM changes go first: what follows is Core on the same connection
     conn = uow.session.connection()
-    row, programme = _locked(uow, conn, member_id)
+    row, programme = _locked(uow, member_id, locked)
     account = AccountState.of(row)
     config = programme.config
     items = _facts(uow, lines, config)
@@ -342,4 +365,12 @@ def _tier_upgrade(
     return reached
 
 
-__all__ = ["AnswerTo", "TillLine", "receipt_points"]
+__all__ = [
+    "AnswerTo",
+    "LockJoin",
+    "LockedRow",
+    "TillLine",
+    "account_lock",
+    "lock_join",
+    "receipt_points",
+]

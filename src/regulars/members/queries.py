@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    FromClause,
+    Select,
+    bindparam,
+    func,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from regulars.core.crypto import get_cipher
@@ -100,13 +108,22 @@ class TillMemberQuery:
     compiled form and psycopg prepares them), with the caller's ``also`` columns.
 
     ``also`` are further columns read in the same statement, correlated with the
-    ``member`` row: the layers above ask what they need to know of the member without a
-    round trip of their own. Their bound parameters are given to :func:`member_for_till`.
+    ``member`` row or taken from ``join`` (a from-clause and its ``ON`` condition, outer-
+    joined to ``member``): the layers above ask what they need to know of the member
+    without a round trip of their own. Their bound parameters are given to
+    :func:`member_for_till`.
     """
 
-    def __init__(self, also: Sequence[ColumnElement[Any]] = ()) -> None:
+    def __init__(
+        self,
+        also: Sequence[ColumnElement[Any]] = (),
+        join: tuple[FromClause, ColumnElement[bool]] | None = None,
+    ) -> None:
         self.width = len(_TILL_COLUMNS)
         columns = select(*_TILL_COLUMNS, *also)
+        if join is not None:
+            # A left outer join: the member is found whether or not the right side has a row.
+            columns = columns.select_from(Member.__table__.outerjoin(*join))
         key: BindParameter[Any] = bindparam("member_key")
         self.by_id = columns.where(Member.id == key)
         self.by_mobile_index = columns.where(Member.mobile_index == key)

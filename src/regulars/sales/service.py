@@ -284,10 +284,16 @@ def _insert_lines(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
     uow.session.execute(insert(LINE_TABLE), rows)
 
 
-#: The till's member read, which also says whether the member has a list valid at ``at``.
-_TILL_MEMBER = TillMemberQuery(
-    also=(offers.has_open_list(bindparam("at", type_=RECEIPT_TABLE.c.occurred_at.type)),)
-)
+def _till_member_query(dialect: str) -> TillMemberQuery:
+    """The till's member read: it also says whether the member has a list valid at ``at``
+    and takes the lock on the member's points account (:class:`loyalty.LockJoin`), so a
+    member's receipt spends no round trip of its own on either."""
+    lock = loyalty.lock_join(dialect)
+    has_list = offers.has_open_list(bindparam("at", type_=RECEIPT_TABLE.c.occurred_at.type))
+    return TillMemberQuery(also=(has_list, *lock.columns), join=(lock.right, lock.onclause))
+
+
+_TILL_MEMBER = {name: _till_member_query(name) for name in ("postgresql", "sqlite")}
 
 
 def _member_for(uow: UnitOfWork, ref: MemberRef | None, at: datetime) -> TillMember | None:
@@ -305,7 +311,7 @@ def _member_for(uow: UnitOfWork, ref: MemberRef | None, at: datetime) -> TillMem
             mobile=ref.mobile,
             card_no=ref.card_no,
             member_code=ref.member_code,
-            query=_TILL_MEMBER,
+            query=_TILL_MEMBER[uow.session.get_bind().dialect.name],
             params={"at": at},
         )
     except (NotFound, InvalidInput) as exc:
@@ -428,6 +434,7 @@ def receipt_record(
         if existing is not None:
             return _replay(existing, digest)
         raise
+    locked = _account_locked(uow, member)
     product_ids = _product_ids(uow, data)
     total = sum((line.amount for line in data.lines), Decimal("0"))
     discount = sum((line.discount for line in data.lines), Decimal("0"))
@@ -489,13 +496,30 @@ def receipt_record(
             )
         return _replay(stored, digest)
     if member is not None:
-        answer = _member_part(uow, member, receipt_id, data, product_ids, answer, now)
+        answer = _member_part(uow, member, locked, receipt_id, data, product_ids, answer, now)
     return Recorded(answer=_with_id(answer, receipt_id), replayed=False)
+
+
+def _account_locked(
+    uow: UnitOfWork, member: TillMember | None
+) -> Row[Any] | loyalty.LockedRow | None:
+    """The member's points account, locked before the receipt's key is taken.
+
+    The member's read took the lock already unless the member had no account yet (or was
+    found by a list's code): then it is taken (and the account made) now. Every receipt
+    of a member locks the account before it inserts, so two of them never wait for each
+    other in opposite orders.
+    """
+    if member is None:
+        return None
+    locked = loyalty.LockJoin.row(member.also[1:]) if member.also else None
+    return locked if locked is not None else loyalty.account_lock(uow, member.id)
 
 
 def _member_part(
     uow: UnitOfWork,
     member: TillMember,
+    locked: Row[Any] | loyalty.LockedRow | None,
     receipt_id: int,
     data: ReceiptIn,
     product_ids: list[int],
@@ -522,6 +546,7 @@ def _member_part(
         answer_to=loyalty.AnswerTo(
             RECEIPT_TABLE.c.response, RECEIPT_TABLE.c.id, receipt_id, answer
         ),
+        locked=locked,
     )
     answer = {**answer, **points}
     has_list = bool(member.also[0]) if member.also else True
