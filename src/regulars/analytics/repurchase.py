@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Final
 
 import numpy as np
 import polars as pl
@@ -32,6 +31,7 @@ from numpy.typing import NDArray
 
 from regulars.analytics.frames import LINES, require
 from regulars.analytics.repurchase_features import candidates, feature_frame, feature_matrix
+from regulars.analytics.repurchase_learning import learning_set
 from regulars.analytics.repurchase_reasons import REASONS, explain, reason_text
 from regulars.analytics.repurchase_summary import HISTORY, Summary, summarise
 
@@ -56,9 +56,6 @@ PREDICTIONS: Mapping[str, pl.DataType] = {
     "reason_code": pl.String(),
     "reason_params": pl.String(),  # JSON object, the reason's parameters
 }
-
-
-SMALL: Final = "in-memory"  # the Polars engine for the fit's bounded learning set
 
 
 @dataclass(frozen=True)
@@ -198,17 +195,56 @@ def _sigmoid(z: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.asarray(0.5 * (1.0 + np.tanh(0.5 * z)), dtype=np.float64)
 
 
+def _softplus_sigmoid(z: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``log(1 + e^z)`` and the logistic of ``z``, from one exponential, finite for large |z|."""
+    small = np.exp(-np.abs(z))  # e^−|z| never overflows
+    softplus = np.maximum(z, 0.0) + np.log1p(small)
+    sigmoid = np.where(z >= 0.0, 1.0, small) / (1.0 + small)
+    return softplus, sigmoid
+
+
 def _penalised_loss(
-    design: NDArray[np.float64],
+    softplus: NDArray[np.float64],
+    z: NDArray[np.float64],
     y: NDArray[np.float64],
     theta: NDArray[np.float64],
     penalty: NDArray[np.float64],
 ) -> float:
-    """Logistic log-loss (summed) plus the ridge term."""
-    z = np.einsum("nj,j->n", design, theta)
-    # log(1 + e^z) − y·z, written to stay finite for large |z|
-    loss = np.logaddexp(0.0, z) - y * z
-    return float(loss.sum() + 0.5 * np.einsum("j,j,j->", penalty, theta, theta))
+    """Logistic log-loss (summed), log(1 + e^z) − y·z, plus the ridge term on ``theta``."""
+    return float(
+        softplus.sum()
+        - np.einsum("n,n->", y, z)
+        + 0.5 * np.einsum("j,j,j->", penalty, theta, theta)
+    )
+
+
+def _curvature(rows: NDArray[np.float32], weights: NDArray[np.float32]) -> NDArray[np.float64]:
+    """``rows · diag(weights) · rowsᵀ`` (the Hessian's data term), one triangle computed.
+
+    ``rows`` is features × observations. A matrix product would go to threaded BLAS, whose
+    threads spinning on a busy machine cost up to a hundred times more; these are dot
+    products of one row with the rows below it (``vecdot``: BLAS ``sdot``, which runs on the
+    calling thread), so only the upper triangle is computed, and twice as fast as einsum.
+    """
+    weighted = rows * weights
+    size = rows.shape[0]
+    out = np.empty((size, size), dtype=np.float64)
+    for i in range(size):
+        out[i, i:] = _row_dots(rows[i:], weighted[i])
+        out[i:, i] = out[i, i:]
+    return out
+
+
+def _row_dots(rows: NDArray[np.float32], vector: NDArray[np.float32]) -> NDArray[np.float32]:
+    """The dot product of each row with ``vector`` (einsum where NumPy 1 has no vecdot)."""
+    if hasattr(np, "vecdot"):
+        return np.asarray(np.vecdot(rows, vector), dtype=np.float32)
+    return np.asarray(np.einsum("jn,n->j", rows, vector), dtype=np.float32)
+
+
+#: A full Newton step moving no weight (of standardised features) by more than this is
+#: followed by a step on the same Hessian: near the optimum it changes too little to matter.
+_CHORD_STEP = 0.05
 
 
 def _logistic(
@@ -216,68 +252,55 @@ def _logistic(
 ) -> tuple[NDArray[np.float64], float]:
     """Ridge logistic regression by damped Newton steps; returns (weights, intercept).
 
-    Each Newton step is halved until the penalised loss falls: plain Newton can overshoot
-    and diverge when some features nearly separate the labels.
+    ``x`` holds one row per feature and one column per observation (contiguous rows make
+    the products below stream through memory). Each Newton step is halved until the
+    penalised loss falls: plain Newton can overshoot and diverge when some features nearly
+    separate the labels.
     """
-    design = np.hstack([x, np.ones((x.shape[0], 1))])
-    theta = np.zeros(design.shape[1])
+    features, n = x.shape
+    design = np.empty((features + 1, n))
+    design[:features] = x
+    design[features] = 1.0  # the intercept
+    theta = np.zeros(features + 1)
     share = float(np.clip(y.mean(), 1e-6, 1.0 - 1e-6))
     theta[-1] = np.log(share / (1.0 - share))  # start from the base rate
-    penalty = np.full(design.shape[1], l2)
+    penalty = np.full(features + 1, l2)
     penalty[-1] = 0.0  # the intercept is not shrunk
-    loss = _penalised_loss(design, y, theta, penalty)
+    ridge = np.diag(penalty + 1e-9)
+    z = np.einsum("jn,j->n", design, theta)
+    softplus, p = _softplus_sigmoid(z)
+    loss = _penalised_loss(softplus, z, y, theta, penalty)
     # The Hessian, the dearest product, only steers the step: single precision halves its
     # cost, while the gradient and the loss, which decide where the fit ends, stay double.
     single = design.astype(np.float32)
-    # einsum rather than ``@``: these tall, narrow products are memory-bound, and threaded
-    # BLAS spinning on them on a busy machine cost up to a hundred times more CPU.
+    hessian = ridge
+    small_step = False
     for _step in range(max_iter):
-        p = _sigmoid(np.einsum("nj,j->n", design, theta))
-        gradient = np.einsum("nj,n->j", design, p - y) + penalty * theta
-        # Floor the curvature so saturated rows never produce subnormal floats (slow).
-        curvature = np.maximum(p * (1.0 - p), 1e-12).astype(np.float32)
-        weighted = single * curvature[:, None]
-        hessian = np.einsum("ni,nj->ij", weighted, single).astype(np.float64)
-        hessian += np.diag(penalty + 1e-9)
+        gradient = np.einsum("jn,n->j", design, p - y) + penalty * theta
+        if not small_step:
+            # Floor the curvature so saturated rows never produce subnormal floats (slow).
+            curvature = np.maximum(p * (1.0 - p), 1e-12).astype(np.float32)
+            hessian = _curvature(single, curvature) + ridge
+        # else: the last step barely moved the weights, so the last Hessian still steers
+        # well (a chord step); the line search and the exact gradient keep it safe.
         step = np.linalg.solve(hessian, gradient)
         size = 1.0
         while True:
             trial = theta - size * step
-            trial_loss = _penalised_loss(design, y, trial, penalty)
+            trial_z = np.einsum("jn,j->n", design, trial)
+            trial_softplus, trial_p = _softplus_sigmoid(trial_z)
+            trial_loss = _penalised_loss(trial_softplus, trial_z, y, trial, penalty)
             if trial_loss <= loss or size < 1e-4:
                 break
             size /= 2.0
-        converged = float(np.abs(size * step).max()) < 1e-6 or loss - trial_loss < 1e-9 * abs(loss)
-        theta, loss = trial, min(loss, trial_loss)
+        moved = float(np.abs(size * step).max())
+        converged = moved < 1e-6 or loss - trial_loss < 1e-9 * abs(loss)
+        if trial_loss <= loss:
+            theta, loss, p = trial, trial_loss, trial_p
         if converged:
             break
+        small_step = size == 1.0 and moved < _CHORD_STEP
     return theta[:-1], float(theta[-1])
-
-
-def _uniform(users: NDArray[np.int64], items: NDArray[np.int64], seed: int) -> NDArray[np.float64]:
-    """A uniform draw in [0, 1) per (user, item), the same whatever the rows' order.
-
-    The pair and the seed are mixed with SplitMix64 (Steele, Lea & Flood 2014), so the
-    sample of negatives does not depend on how a group-by happened to order the rows.
-    """
-    with np.errstate(over="ignore"):
-        z = users.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-        z ^= items.astype(np.uint64) + np.uint64(seed) * np.uint64(0xD1B54A32D192ED03)
-        z ^= z >> np.uint64(30)
-        z *= np.uint64(0xBF58476D1CE4E5B9)
-        z ^= z >> np.uint64(27)
-        z *= np.uint64(0x94D049BB133111EB)
-        z ^= z >> np.uint64(31)
-    return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
-
-
-def _holdout(history: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split off each user's last basket (users with at least two) as a validation target."""
-    last = pl.col("basket").max().over("user_id")
-    several = history.filter(last > 0)
-    earlier = history.filter((last == 0) | (pl.col("basket") < last))
-    target = several.filter(pl.col("basket") == last).select("user_id", "item_id")
-    return earlier, target
 
 
 def fit(
@@ -299,56 +322,33 @@ def fit(
     """
     params = params or RepurchaseParams()
     history = require(history, HISTORY, "history")
-    extras = Extras(categories, user_signals, item_signals)
-    if target is None:
-        # users with a second basket, whose last one can be held out
-        who = history.filter(pl.col("basket") == 1).select("user_id").unique()
-    else:
+    if target is not None:
         target = target.select(pl.col("user_id").cast(pl.Int64), pl.col("item_id").cast(pl.Int64))
-        who = target.select("user_id").unique().join(history, on="user_id", how="semi")
-    if who.height == 0:
-        raise ValueError(
-            "nothing to learn from: no user has two visits"
-            if target is None
-            else "nothing to learn from: no user of the target has a history"
-        )
-    who = who.sort("user_id")
-    if params.learn_users is not None and who.height > params.learn_users:
-        # Twenty-odd weights need a few thousand users, not all of them.
-        who = who.sample(params.learn_users, seed=params.seed).sort("user_id")
-    # Learn from the sampled users' own world: every fact, item facts included, comes from
-    # their histories alone, which keeps fitting cheap on a large history; the features are
-    # rates and shares, so they read the same on the sample and on everyone.
-    source = history.join(who, on="user_id", how="semi")
-    if target is None:
-        source, target = _holdout(source)
-    target = target.join(who, on="user_id", how="semi").unique()
-    # Learning sets are small (a few thousand users at most): the in-memory engine runs
-    # them with less overhead, and fewer threads to stall on a busy machine, than streaming.
-    learn = extras.summarise(source, None, None, spread=False).collected(SMALL)
-    labelled = (
-        candidates(learn, who, params.n_popular)
-        .join(target.lazy().with_columns(label=pl.lit(1.0)), on=["user_id", "item_id"], how="left")
-        .collect(engine=SMALL)
+    # Learn from a sample of users' own world (see :func:`learning_set`), computed in NumPy:
+    # on a bounded learning set, Polars' cost per query outweighed the work.
+    learn = learning_set(
+        history,
+        target,
+        n_popular=params.n_popular,
+        negatives=params.negatives,
+        learn_users=params.learn_users,
+        seed=params.seed,
+        categories=categories,
+        user_signals=user_signals,
+        item_signals=item_signals,
     )
-    # Keep every bought candidate and a seeded share of the others, before computing features.
-    draw = _uniform(labelled["user_id"].to_numpy(), labelled["item_id"].to_numpy(), params.seed)
-    labelled = labelled.filter(pl.col("label").is_not_null() | pl.Series(draw < params.negatives))
-    lazy, names = feature_frame(learn, labelled.lazy())
-    frame = lazy.collect(engine=SMALL)
-    labels = frame["label"].fill_null(0.0).to_numpy()
-    matrix = feature_matrix(frame, names)
-    mean = matrix.mean(axis=0)
-    scale = matrix.std(axis=0)
+    mean = learn.matrix.mean(axis=1)
+    scale = learn.matrix.std(axis=1)
     scale[scale < 1e-12] = 1.0
-    weights, intercept = _logistic((matrix - mean) / scale, labels, params.l2, params.max_iter)
+    standard = (learn.matrix - mean[:, None]) / scale[:, None]
+    weights, intercept = _logistic(standard, learn.labels, params.l2, params.max_iter)
     # Dropping negatives at rate q multiplies the odds by 1/q; undo it so scores are probabilities.
     intercept += float(np.log(params.negatives))
     return RepurchaseModel(
         history=history,
-        extras=extras,
+        extras=Extras(categories, user_signals, item_signals),
         as_of=as_of,
-        names=tuple(names),
+        names=learn.names,
         weights=weights,
         intercept=intercept,
         mean=mean,

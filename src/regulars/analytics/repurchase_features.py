@@ -217,6 +217,7 @@ def feature_frame(summary: Summary, pairs: pl.LazyFrame) -> tuple[pl.LazyFrame, 
 
 def feature_matrix(frame: pl.DataFrame, names: Sequence[str]) -> NDArray[np.float64]:
     """The features of ``frame`` (from :func:`feature_frame`) as a matrix, missing values 0."""
-    matrix = frame.select(names).to_numpy().astype(np.float64, copy=False)
+    # writable: a frame whose columns Polars can hand over without a copy comes read-only
+    matrix = frame.select(names).to_numpy(writable=True).astype(np.float64, copy=False)
     matrix[np.isnan(matrix)] = 0.0  # nulls arrive as NaN; infinities are kept
     return matrix
