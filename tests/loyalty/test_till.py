@@ -55,6 +55,26 @@ def test_the_answer_carries_points_and_a_replay_never_earns_twice(
     assert anonymous["points_earned"] == 0 and anonymous["balance"] is None
 
 
+def test_a_replay_of_a_receipt_that_spent_every_point_gets_its_first_answer(
+    client: TestClient, world: World, uow: UnitOfWork
+) -> None:
+    # On PostgreSQL the points are worked out before the receipt's insert (one statement
+    # writes both): the replay's redemption is refused there, yet it is a replay.
+    member = world.members[0].id
+    grant(uow, member, 500)
+    body = {**receipt_payload(world, "L-ALL"), "redeem_points": 500}
+    first = post(client, world, body)
+    assert first.status_code == 201, first.text
+    assert first.json()["balance"] == 0
+    again = post(client, world, body)
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()
+    other = post(client, world, {**receipt_payload(world, "L-MORE"), "redeem_points": 1})
+    assert other.status_code == 422, other.text
+    assert other.json()["error"]["field"] == "redeem_points"
+    assert queries.ledger_check(uow.session, member_id=member) == []
+
+
 def test_redemption_is_part_of_the_receipt(
     client: TestClient, world: World, uow: UnitOfWork
 ) -> None:

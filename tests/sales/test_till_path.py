@@ -177,10 +177,17 @@ def test_a_members_receipt_reads_lists_only_with_the_member_and_writes_its_answe
     assert len(list_reads) == 1
     assert list_reads[0].startswith("SELECT MEMBER.ID")
     answer_writes = [sql for sql in statements if sql.startswith("UPDATE RECEIPT")]
+    points_writes = [sql for sql in statements if "INSERT INTO POINTS_LINE" in sql]
     if engine.dialect.name == "postgresql":
-        # Written by the statement that saves the points account.
-        assert not answer_writes
-        assert sum("UPDATE RECEIPT SET RESPONSE" in sql for sql in statements) == 1
+        # The receipt, its lines, its points and the answer with them: one statement.
+        assert not [sql for sql in statements if "UPDATE RECEIPT" in sql]
+        assert len(points_writes) == 1
+        assert points_writes[0].startswith("WITH NEW_RECEIPT AS")
+        assert not [
+            sql
+            for sql in statements
+            if "POINTS_ACCOUNT" in sql and sql is not points_writes[0] and "FOR UPDATE" not in sql
+        ]
     else:
         assert len(answer_writes) == 1
     body = first.json()

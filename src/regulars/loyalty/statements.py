@@ -196,7 +196,7 @@ _EXPIRED = (
 )
 # The position comes back from the account's own update: the lock is held, so no other
 # transaction can change this member's lots between the update and its subqueries.
-SAVE = (
+_SAVE_VALUES = (
     update(ACCOUNT)
     .where(ACCOUNT.c.id == bindparam("account_id"))
     .values(
@@ -210,8 +210,8 @@ SAVE = (
         birthday_bonus_year=bindparam("new_birthday_year"),
         updated_at=_NOW,
     )
-    .returning(_PENDING.label("pending"), _EXPIRED.label("expired"))
 )
+SAVE = _SAVE_VALUES.returning(_PENDING.label("pending"), _EXPIRED.label("expired"))
 
 
 def _write_ctes() -> tuple[Any, Any]:
@@ -259,6 +259,61 @@ def _write_ctes() -> tuple[Any, Any]:
 _WRITES = _write_ctes()
 SAVE_WITH_WRITES = SAVE.add_cte(*_WRITES)
 _LINE_NAMES = [c.name for c in LINE.columns if c.name != "id"]
+
+
+def points_before() -> tuple[ColumnElement[int], ColumnElement[int]]:
+    """The member's pending and expired-but-unprocessed points, as scalar subqueries (on
+    the ``owner`` and ``now`` parameters) for a statement that writes a receipt's points:
+    they see the ledger as it was before that statement, which the account's lock, taken
+    by an earlier statement, keeps from changing under it."""
+    return _PENDING, _EXPIRED
+
+
+def receipt_writes(receipt: Any) -> tuple[Any, ...]:
+    """Loyalty's writes as CTEs of the caller's own statement that inserts the receipt.
+
+    ``receipt`` is the caller's CTE inserting the receipt (a column ``id``, no row when the
+    receipt turns out to be a replay). The new ledger lines take their ``source_id`` from
+    it, and the lots taken and the account's update happen only if it inserted a row, so
+    a replay writes nothing. :meth:`Writes.plan_params` gives the parameters. Build once.
+    """
+    names = [c.name for c in LINE.columns if c.name not in ("id", "source_id")]
+    rows = (
+        func.unnest(
+            *(
+                bindparam(
+                    f"lines_{name}",
+                    type_=postgresql.ARRAY(Text() if name == "detail" else LINE.c[name].type),
+                )
+                for name in names
+            )
+        )
+        .table_valued(*names)
+        .render_derived(name="new_line")
+    )
+    new_lines = insert(LINE).from_select(
+        [*names, "source_id"],
+        select(
+            *(cast(rows.c[n], JSON) if n == "detail" else rows.c[n] for n in names),
+            receipt.c.id,
+        ).select_from(receipt.join(rows, true())),
+    )
+    inserted = select(receipt.c.id).exists()
+    took = (
+        func.unnest(
+            bindparam("take_ids", type_=postgresql.ARRAY(LINE.c.id.type)),
+            bindparam("take_points", type_=postgresql.ARRAY(LINE.c.remaining.type)),
+        )
+        .table_valued("lot_id", "take")
+        .render_derived(name="took")
+    )
+    taken = (
+        update(LINE)
+        .where(LINE.c.id == took.c.lot_id, inserted)
+        .values(remaining=LINE.c.remaining - took.c.take)
+    )
+    saved = _SAVE_VALUES.where(inserted)
+    return new_lines.cte("new_points"), taken.cte("taken_lots"), saved.cte("saved_account")
 
 
 @dataclass(frozen=True)
@@ -419,7 +474,7 @@ class Writes:
                 params[f"lines_{name}"] = [row[name] for row in self.rows]
         params["take_ids"] = list(self.takes)
         params["take_points"] = list(self.takes.values())
-        add_pending, add_expired = self._added(now)
+        add_pending, add_expired = self.added(now)
         statement = SAVE_WITH_WRITES
         if answer_to is not None:
             statement = _with_answer(answer_to)
@@ -431,7 +486,21 @@ class Writes:
         self.rows, self.takes = [], {}
         return self._answer(answer, params, saved, add_pending, add_expired)
 
-    def _added(self, now: datetime) -> tuple[int, int]:
+    def plan_params(self, now: datetime, params: dict[str, Any]) -> dict[str, Any]:
+        """The parameters of :func:`receipt_writes`' CTEs for what is pending here."""
+        params = {**params, "owner": self.member_id, "now": now}
+        for name in _LINE_NAMES:
+            if name == "source_id":
+                continue
+            if name == "detail":
+                params["lines_detail"] = [json.dumps(row["detail"]) for row in self.rows]
+            else:
+                params[f"lines_{name}"] = [row[name] for row in self.rows]
+        params["take_ids"] = list(self.takes)
+        params["take_points"] = list(self.takes.values())
+        return params
+
+    def added(self, now: datetime) -> tuple[int, int]:
         """The points of the lines still to write that are pending, and expired, at ``now``
         (the statement's subqueries see the ledger as it was before them)."""
         pending = expired = 0

@@ -53,6 +53,8 @@ from regulars.loyalty.statements import (
     LockJoin,
     Writes,
     lock_join,
+    points_before,
+    receipt_writes,
     spendable,
 )
 
@@ -142,33 +144,36 @@ def _forget(uow: UnitOfWork) -> None:
             uow.session.expire(obj)
 
 
-def receipt_points(
+class _NotPlanned(Exception):
+    """A receipt :func:`receipt_plan` cannot settle without writing before the receipt."""
+
+
+@dataclass
+class _Settled:
+    """A receipt's points worked out: the writes, the account after them, the answer."""
+
+    writes: Writes
+    account: AccountState
+    answer: dict[str, Any]
+
+
+def _settle(
     uow: UnitOfWork,
     *,
     member_id: int,
     source_id: int,
     occurred_at: datetime,
     lines: Sequence[TillLine],
-    redeem: int | None = None,
-    coupon_codes: Sequence[str] = (),
-    now: datetime | None = None,
-    answer_to: AnswerTo | None = None,
-    locked: Row[Any] | LockedRow | None = None,
-) -> dict[str, Any]:
-    """Honour coupons, redeem and earn points for one receipt, in the receipt's transaction.
+    redeem: int | None,
+    coupon_codes: Sequence[str],
+    now: datetime | None,
+    locked: Row[Any] | LockedRow | None,
+    dry: bool,
+) -> _Settled:
+    """Work out coupons, redemption and earning (see :func:`receipt_points`).
 
-    Coupons first (each the member's own, valid when the receipt was rung up, its minimum
-    spend met by the goods, and used once), then redemption (so the receipt's own points
-    can never pay for it): the member's available points are spent soonest-expiring first,
-    never more than there are and never more than is left to pay after the coupons. Then
-    earning on what was really paid (coupon discounts and points take their share off
-    every line), with the tier, product and member-day multipliers and the first-purchase
-    and birthday bonuses; the lot stays pending through the return window. Returns the
-    fields of the till's answer; with ``answer_to`` they are also written there, with its
-    ``base``, in the account's own statement (:class:`~regulars.loyalty.statements.AnswerTo`).
-    ``locked`` is the account as the caller locked it (with its read of the member,
-    :class:`~regulars.loyalty.statements.LockJoin`, or by :func:`account_lock`); without
-    it the account is locked here.
+    ``dry`` writes nothing and raises :class:`_NotPlanned` where a write would be needed
+    before the end (coupons, a debt paid from the new points, a tier upgrade).
     """
     now = now or utcnow()
     earned_at = min(occurred_at, now)  # a till clock running ahead cannot shorten the window
@@ -184,6 +189,8 @@ def receipt_points(
     answer: dict[str, Any] = {}
     off = Decimal("0")
     if coupon_codes:
+        if dry:
+            raise _NotPlanned
         goods = sum((i.amount for i in items if i.amount > 0), Decimal("0"))
         applied = coupons_apply(
             uow,
@@ -287,6 +294,8 @@ def receipt_points(
             )
             account.balance += earned
             if pay:
+                if dry:
+                    raise _NotPlanned
                 # The debt line names the lot it was paid from: the lot's id is needed first.
                 lot_id: int = conn.execute(INSERT_LOT, lot).scalar_one()
                 writes.rows.append(
@@ -312,22 +321,16 @@ def receipt_points(
             if earns and account.first_earn_at is None:
                 account.first_earn_at = now
     if programme.active:
+        if dry and rules.tier_for(account.qualifying_spend, config.tiers).rank > (
+            config.tier(account.tier_code).rank
+        ):
+            raise _NotPlanned  # the upgrade reads the ledger with this receipt's lines in it
         upgraded = _tier_upgrade(uow, writes, account, config, member_id, now)
         if upgraded is not None:
             rewards.append({"code": "tier_upgrade", "tier": upgraded.code})
-    done = writes.save(
-        now,
-        {
-            "account_id": account.id,
-            "new_balance": account.balance,
-            "new_debt": account.debt,
-            "new_lifetime": account.lifetime_earned,
-            "new_tier": account.tier_code,
-            "new_tier_since": account.tier_since,
-            "new_spend": account.qualifying_spend,
-            "new_first_earn": account.first_earn_at,
-            "new_birthday_year": account.birthday_bonus_year,
-        },
+    return _Settled(
+        writes,
+        account,
         {
             "points_earned": earned,
             "points_redeemed": redeemed,
@@ -336,10 +339,133 @@ def receipt_points(
             "rewards": rewards,
             **answer,
         },
-        answer_to,
     )
+
+
+def receipt_points(
+    uow: UnitOfWork,
+    *,
+    member_id: int,
+    source_id: int,
+    occurred_at: datetime,
+    lines: Sequence[TillLine],
+    redeem: int | None = None,
+    coupon_codes: Sequence[str] = (),
+    now: datetime | None = None,
+    answer_to: AnswerTo | None = None,
+    locked: Row[Any] | LockedRow | None = None,
+) -> dict[str, Any]:
+    """Honour coupons, redeem and earn points for one receipt, in the receipt's transaction.
+
+    Coupons first (each the member's own, valid when the receipt was rung up, its minimum
+    spend met by the goods, and used once), then redemption (so the receipt's own points
+    can never pay for it): the member's available points are spent soonest-expiring first,
+    never more than there are and never more than is left to pay after the coupons. Then
+    earning on what was really paid (coupon discounts and points take their share off
+    every line), with the tier, product and member-day multipliers and the first-purchase
+    and birthday bonuses; the lot stays pending through the return window. Returns the
+    fields of the till's answer; with ``answer_to`` they are also written there, with its
+    ``base``, in the account's own statement (:class:`~regulars.loyalty.statements.AnswerTo`).
+    ``locked`` is the account as the caller locked it (with its read of the member,
+    :class:`~regulars.loyalty.statements.LockJoin`, or by :func:`account_lock`); without
+    it the account is locked here.
+    """
+    now = now or utcnow()
+    settled = _settle(
+        uow,
+        member_id=member_id,
+        source_id=source_id,
+        occurred_at=occurred_at,
+        lines=lines,
+        redeem=redeem,
+        coupon_codes=coupon_codes,
+        now=now,
+        locked=locked,
+        dry=False,
+    )
+    done = settled.writes.save(now, _account_params(settled.account), settled.answer, answer_to)
     _forget(uow)
     return done
+
+
+@dataclass(frozen=True)
+class TillPlan:
+    """A receipt's points worked out before the receipt is written, for the receipt's own
+    statement to write (:class:`~regulars.loyalty.statements.ReceiptWrites`)."""
+
+    params: dict[str, Any]
+    answer: dict[str, Any]
+    new_balance: int
+    add_pending: int
+    add_expired: int
+
+    def answer_with(self, pending: int, expired: int) -> dict[str, Any]:
+        """The answer's points fields, given the member's points before the statement."""
+        pending += self.add_pending
+        expired += self.add_expired
+        return {**self.answer, "balance": self.new_balance - pending - expired, "pending": pending}
+
+
+def receipt_plan(
+    uow: UnitOfWork,
+    *,
+    member_id: int,
+    occurred_at: datetime,
+    lines: Sequence[TillLine],
+    redeem: int | None,
+    now: datetime,
+    locked: Row[Any] | LockedRow,
+) -> TillPlan | None:
+    """A receipt's redemption and earning worked out without writing, for the caller to
+    write with the receipt itself (one statement instead of two); ``None`` when it needs a
+    write of its own first (a debt paid from the new points, a tier upgrade) and must go
+    through :func:`receipt_points` after the receipt is inserted. The rules, checks and
+    refusals are those of :func:`receipt_points`; the caller has locked the account.
+    """
+    try:
+        settled = _settle(
+            uow,
+            member_id=member_id,
+            source_id=0,  # the receipt's own statement fills in the receipt's id
+            occurred_at=occurred_at,
+            lines=lines,
+            redeem=redeem,
+            coupon_codes=(),
+            now=now,
+            locked=locked,
+            dry=True,
+        )
+    except _NotPlanned:
+        return None
+    add_pending, add_expired = settled.writes.added(now)
+    return TillPlan(
+        params=settled.writes.plan_params(now, _account_params(settled.account)),
+        answer=settled.answer,
+        new_balance=settled.account.balance,
+        add_pending=add_pending,
+        add_expired=add_expired,
+    )
+
+
+def planned(uow: UnitOfWork) -> None:
+    """After the caller's statement wrote a :class:`TillPlan`: loaded accounts and ledger
+    lines are stale."""
+    _forget(uow)
+
+
+def _account_params(account: AccountState) -> dict[str, Any]:
+    """The account's new values, as the account's statement takes them."""
+    return {
+        "account_id": account.id,
+        "new_balance": account.balance,
+        "new_debt": account.debt,
+        "new_lifetime": account.lifetime_earned,
+        "new_tier": account.tier_code,
+        "new_tier_since": account.tier_since,
+        "new_spend": account.qualifying_spend,
+        "new_first_earn": account.first_earn_at,
+        "new_birthday_year": account.birthday_bonus_year,
+    }
 
 
 def _tier_upgrade(
@@ -370,7 +496,12 @@ __all__ = [
     "LockJoin",
     "LockedRow",
     "TillLine",
+    "TillPlan",
     "account_lock",
     "lock_join",
+    "planned",
+    "points_before",
+    "receipt_plan",
     "receipt_points",
+    "receipt_writes",
 ]

@@ -9,7 +9,22 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, func, insert, or_, select, true, update
+from sqlalchemy import (
+    JSON,
+    Integer,
+    Row,
+    Select,
+    Text,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.util import identity_key
 
@@ -151,7 +166,7 @@ _RECEIPT_COLUMNS = (
 )
 
 
-def _receipt_with_lines_pg(first_purchase: bool = False) -> Select[int]:
+def _receipt_with_lines_pg(first_purchase: bool = False, points: bool = False) -> Select[Any]:
     """One PostgreSQL statement inserting a receipt and its lines, returning the new id.
 
     A data-modifying CTE inserts the receipt (``ON CONFLICT DO NOTHING``); the lines come
@@ -163,15 +178,30 @@ def _receipt_with_lines_pg(first_purchase: bool = False) -> Select[int]:
 
     With ``first_purchase`` a third CTE moves the member's first purchase to this receipt
     when it is earlier (see :func:`_note_first_purchase`), again only if the row is new.
+
+    With ``points`` the statement also writes the member's points that loyalty worked out
+    beforehand (:func:`loyalty.receipt_plan`; its CTEs, :func:`loyalty.receipt_writes`,
+    write only if the receipt is new), and the stored answer carries them: its balance and
+    pending points are built in SQL from the member's points before the statement, which
+    the statement also returns (``pending``, ``expired``).
     """
+    values: dict[str, Any] = {
+        name: bindparam(f"r_{name}", type_=RECEIPT_TABLE.c[name].type) for name in _RECEIPT_COLUMNS
+    }
+    pending_before, expired_before = loyalty.points_before()
+    if points:
+        pending = pending_before + bindparam("answer_add_pending", type_=Integer())
+        fields = func.jsonb_build_object(
+            literal("balance"),
+            bindparam("answer_balance", type_=Integer()) - pending - expired_before,
+            literal("pending"),
+            pending,
+        )
+        known = cast(bindparam("answer_known", type_=Text()), postgresql.JSONB)
+        values["response"] = cast(known.op("||")(fields), JSON)
     head = (
         postgresql.insert(RECEIPT_TABLE)
-        .values(
-            {
-                name: bindparam(f"r_{name}", type_=RECEIPT_TABLE.c[name].type)
-                for name in _RECEIPT_COLUMNS
-            }
-        )
+        .values(values)
         .on_conflict_do_nothing(index_elements=_KEY)
         .returning(RECEIPT_TABLE.c.id)
         .cte("new_receipt")
@@ -190,6 +220,10 @@ def _receipt_with_lines_pg(first_purchase: bool = False) -> Select[int]:
         ),
     )
     statement = select(head.c.id).add_cte(lines.cte("new_lines"))
+    if points:
+        statement = select(
+            head.c.id, pending_before.label("pending"), expired_before.label("expired")
+        ).add_cte(lines.cte("new_lines"), *loyalty.receipt_writes(head))
     if not first_purchase:
         return statement
     when = bindparam("first_at", type_=MEMBER_TABLE.c.first_purchase_at.type)
@@ -217,6 +251,10 @@ def _receipt_with_lines_pg(first_purchase: bool = False) -> Select[int]:
 
 RECEIPT_WITH_LINES_PG = _receipt_with_lines_pg()
 RECEIPT_WITH_LINES_FIRST_PG = _receipt_with_lines_pg(first_purchase=True)
+#: The same with the member's points written too (:func:`_receipt_with_lines_pg`).
+RECEIPT_WITH_POINTS_PG = {
+    first: _receipt_with_lines_pg(first_purchase=first, points=True) for first in (False, True)
+}
 
 
 @dataclass(frozen=True)
@@ -245,15 +283,8 @@ def _insert_once(
     """
     session = uow.session
     if session.get_bind().dialect.name == "postgresql":
-        params: dict[str, Any] = {f"r_{name}": values.get(name) for name in _RECEIPT_COLUMNS}
-        for name in _LINE_COLUMNS:
-            params[f"lines_{name}"] = [line[name] for line in lines]
-        statement = RECEIPT_WITH_LINES_PG
-        if first is not None:
-            statement = RECEIPT_WITH_LINES_FIRST_PG
-            params.update(
-                first_member=first.member_id, first_at=first.at, first_product=first.product_id
-            )
+        params = _pg_params(values, lines, first)
+        statement = RECEIPT_WITH_LINES_PG if first is None else RECEIPT_WITH_LINES_FIRST_PG
         receipt_id: int | None = (
             session.connection().execute(statement, params).scalar_one_or_none()
         )
@@ -272,6 +303,48 @@ def _insert_once(
     if receipt_id is not None and first is not None:
         _note_first_purchase(uow, first)
     return receipt_id
+
+
+def _pg_params(
+    values: dict[str, Any], lines: list[dict[str, Any]], first: FirstPurchase | None
+) -> dict[str, Any]:
+    """The parameters of :func:`_receipt_with_lines_pg`'s statements."""
+    params: dict[str, Any] = {f"r_{name}": values.get(name) for name in _RECEIPT_COLUMNS}
+    for name in _LINE_COLUMNS:
+        params[f"lines_{name}"] = [line[name] for line in lines]
+    if first is not None:
+        params.update(
+            first_member=first.member_id, first_at=first.at, first_product=first.product_id
+        )
+    return params
+
+
+def _insert_with_points(
+    uow: UnitOfWork,
+    values: dict[str, Any],
+    lines: list[dict[str, Any]],
+    first: FirstPurchase | None,
+    plan: loyalty.TillPlan,
+) -> tuple[int, dict[str, Any]] | None:
+    """PostgreSQL: insert a member's receipt, its lines and its points in one statement.
+
+    The new id and the answer's points fields, or ``None`` when the key exists (then
+    nothing at all was written, points included).
+    """
+    params = _pg_params(values, lines, first)
+    params.update(plan.params)
+    params["answer_known"] = json.dumps({**values["response"], **plan.answer})
+    params["answer_balance"] = plan.new_balance - plan.add_expired
+    params["answer_add_pending"] = plan.add_pending
+    row = (
+        uow.session.connection().execute(RECEIPT_WITH_POINTS_PG[first is not None], params).first()
+    )
+    if row is None:
+        return None
+    if first is not None:
+        _forget_first_purchase(uow, first.member_id)
+    loyalty.planned(uow)
+    return int(row.id), plan.answer_with(int(row.pending), int(row.expired))
 
 
 def _insert_lines(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
@@ -451,40 +524,51 @@ def receipt_record(
         line_count=len(data.lines),
         recorded_at=now,
     )
-    receipt_id = _insert_once(
-        uow,
+    values = {
+        "store_id": store.id,
+        "terminal_id": terminal.id,
+        "receipt_no": data.receipt_no,
+        "kind": "sale",
+        "occurred_at": data.occurred_at,
+        "cashier": data.cashier,
+        "member_id": member_id,
+        "total": total,
+        "discount_total": discount,
+        "line_count": len(data.lines),
+        "payments": payments,
+        "content_hash": digest,
+        "response": answer,
+        "source": source,
+        "recorded_at": now,
+    }
+    lines = [
         {
-            "store_id": store.id,
-            "terminal_id": terminal.id,
-            "receipt_no": data.receipt_no,
-            "kind": "sale",
-            "occurred_at": data.occurred_at,
-            "cashier": data.cashier,
-            "member_id": member_id,
-            "total": total,
-            "discount_total": discount,
-            "line_count": len(data.lines),
-            "payments": payments,
-            "content_hash": digest,
-            "response": answer,
-            "source": source,
-            "recorded_at": now,
-        },
-        [
-            {
-                "line_no": n,
-                "product_id": product_id,
-                "quantity": line.quantity,
-                "unit_price": line.unit_price,
-                "discount": line.discount,
-                "amount": line.amount,
-            }
-            for n, (line, product_id) in enumerate(
-                zip(data.lines, product_ids, strict=True), start=1
-            )
-        ],
-        _first_purchase(member, data, product_ids),
-    )
+            "line_no": n,
+            "product_id": product_id,
+            "quantity": line.quantity,
+            "unit_price": line.unit_price,
+            "discount": line.discount,
+            "amount": line.amount,
+        }
+        for n, (line, product_id) in enumerate(zip(data.lines, product_ids, strict=True), start=1)
+    ]
+    first = _first_purchase(member, data, product_ids)
+    try:
+        plan = _points_plan(uow, member, locked, data, product_ids, now)
+    except DomainError:
+        # Refused (say, points already spent): a replay of a receipt that spent them is
+        # still answered with its first answer.
+        existing = _existing(uow, store.id, terminal.id, data.receipt_no)
+        if existing is not None:
+            return _replay(existing, digest)
+        raise
+    points: dict[str, Any] | None = None
+    receipt_id: int | None
+    if plan is not None:
+        inserted = _insert_with_points(uow, values, lines, first, plan)
+        receipt_id, points = inserted if inserted is not None else (None, None)
+    else:
+        receipt_id = _insert_once(uow, values, lines, first)
     if receipt_id is None:
         # A replay, or another request with this key committed before our insert.
         stored = _existing(uow, store.id, terminal.id, data.receipt_no)
@@ -495,9 +579,43 @@ def receipt_record(
                 receipt_no=data.receipt_no,
             )
         return _replay(stored, digest)
-    if member is not None:
+    if points is not None:
+        answer = {**answer, **points}
+    elif member is not None:
         answer = _member_part(uow, member, locked, receipt_id, data, product_ids, answer, now)
     return Recorded(answer=_with_id(answer, receipt_id), replayed=False)
+
+
+def _points_plan(
+    uow: UnitOfWork,
+    member: TillMember | None,
+    locked: Row[Any] | loyalty.LockedRow | None,
+    data: ReceiptIn,
+    product_ids: list[int],
+    now: datetime,
+) -> loyalty.TillPlan | None:
+    """A member's points worked out before the receipt is inserted, so that one statement
+    writes both (PostgreSQL, :func:`_insert_with_points`); ``None`` where the receipt goes
+    the longer way (:func:`_member_part` after the insert): SQLite (no data-modifying
+    CTEs), coupons, a personal list to redeem, or loyalty needing a write of its own."""
+    if member is None or locked is None or data.coupons or data.list_code is not None:
+        return None
+    if not member.also or member.also[0]:  # a list valid now, or not known: ask offers
+        return None
+    if uow.session.get_bind().dialect.name != "postgresql":
+        return None
+    return loyalty.receipt_plan(
+        uow,
+        member_id=member.id,
+        occurred_at=data.occurred_at,
+        lines=[
+            loyalty.TillLine(n, pid, line.amount, line.quantity)
+            for n, (line, pid) in enumerate(zip(data.lines, product_ids, strict=True), start=1)
+        ],
+        redeem=data.redeem_points,
+        now=now,
+        locked=locked,
+    )
 
 
 def _account_locked(
