@@ -195,3 +195,19 @@ def test_a_members_receipt_reads_lists_only_with_the_member_and_writes_its_answe
     replay = _post(client, world, "M-1")
     assert replay.status_code == 200
     assert replay.json() == body
+
+
+def test_psycopg_caches_the_till_statement(engine: Engine) -> None:
+    """psycopg re-parses a statement over its cache limits on every execution; the member's
+    receipt statement is kept within the limits that ``core.db`` raises."""
+    from psycopg import _queries
+    from sqlalchemy.dialects import postgresql
+
+    from regulars.core.db import make_engine
+    from regulars.sales.service import RECEIPT_WITH_POINTS_PG
+
+    make_engine("postgresql+psycopg://127.0.0.1/unused").dispose()  # raises the limits
+    for statement in RECEIPT_WITH_POINTS_PG.values():
+        compiled = statement.compile(dialect=postgresql.dialect())
+        assert len(str(compiled).encode()) <= _queries.MAX_CACHED_STATEMENT_LENGTH
+        assert len(compiled.params) <= _queries.MAX_CACHED_STATEMENT_PARAMS

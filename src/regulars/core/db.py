@@ -141,6 +141,30 @@ def _sqlite_pragmas(engine: Engine) -> None:
     event.listen(engine, "rollback", _release)
 
 
+#: psycopg parses a query's placeholders once and caches the result, but only for queries
+#: of at most 4 KiB and 50 parameters (``psycopg._queries``; the limits keep one-off
+#: statements that ORMs generate out of its 128-entry cache). The till's statement for a
+#: member's receipt (receipt, lines, points, account and answer in one) is longer and has
+#: more parameters; it is built once and runs for every member's checkout, and re-parsing
+#: it cost about 0.2 ms of CPU each time. The limits are raised for statements of that size.
+_PSYCOPG_CACHE_LIMITS = {"MAX_CACHED_STATEMENT_LENGTH": 8192, "MAX_CACHED_STATEMENT_PARAMS": 100}
+
+
+def _psycopg_cache_limits() -> None:
+    """Raise psycopg's limits on which statements' parsing it caches (see above).
+
+    Module constants of psycopg, read at every call: if a release drops them, nothing
+    happens here (the test ``test_psycopg_caches_the_till_statement`` then fails).
+    """
+    try:
+        from psycopg import _queries
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return
+    for name, limit in _PSYCOPG_CACHE_LIMITS.items():
+        if isinstance(getattr(_queries, name, None), int):
+            setattr(_queries, name, max(limit, getattr(_queries, name)))
+
+
 def make_engine(
     url: str, *, echo: bool = False, pool_size: int = 10, pre_ping: bool = True
 ) -> Engine:
@@ -159,6 +183,7 @@ def make_engine(
         engine = create_engine(url, echo=echo, **kwargs)
         _sqlite_pragmas(engine)
         return engine
+    _psycopg_cache_limits()
     return create_engine(
         url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping
     )
