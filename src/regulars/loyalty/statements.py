@@ -214,16 +214,12 @@ _SAVE_VALUES = (
 SAVE = _SAVE_VALUES.returning(_PENDING.label("pending"), _EXPIRED.label("expired"))
 
 
-def _write_ctes() -> tuple[Any, Any]:
-    """The receipt's new lines and lots taken, as data-modifying CTEs for :data:`SAVE`.
-
-    Each column of the new lines (and of the lots taken) is one array parameter read back
-    with ``unnest``, so the statement is the same for any number of lines: SQLAlchemy
+def _line_rows(names: Sequence[str]) -> Any:
+    """New ledger lines as one array parameter per column (``lines_<name>``), read back
+    with ``unnest``: the statement is the same for any number of lines, so SQLAlchemy
     compiles it once and psycopg prepares it (a multi-row ``VALUES`` is compiled anew for
-    every receipt). Empty arrays insert and update nothing.
-    """
-    names = [c.name for c in LINE.columns if c.name != "id"]
-    lines = (
+    every receipt). Empty arrays insert nothing."""
+    return (
         func.unnest(
             *(
                 bindparam(
@@ -236,10 +232,15 @@ def _write_ctes() -> tuple[Any, Any]:
         .table_valued(*names)
         .render_derived(name="new_line")
     )
-    new_lines = insert(LINE).from_select(
-        names,
-        select(*(cast(lines.c[n], JSON) if n == "detail" else lines.c[n] for n in names)),
-    )
+
+
+def _line_values(rows: Any, names: Sequence[str]) -> list[Any]:
+    """The columns of :func:`_line_rows` as the insert takes them (``detail`` is JSON)."""
+    return [cast(rows.c[n], JSON) if n == "detail" else rows.c[n] for n in names]
+
+
+def _taken(*conditions: ColumnElement[bool]) -> Any:
+    """The lots taken (``take_ids``, ``take_points``): ``UPDATE … FROM unnest``."""
     took = (
         func.unnest(
             bindparam("take_ids", type_=postgresql.ARRAY(LINE.c.id.type)),
@@ -248,12 +249,19 @@ def _write_ctes() -> tuple[Any, Any]:
         .table_valued("lot_id", "take")
         .render_derived(name="took")
     )
-    taken = (
+    return (
         update(LINE)
-        .where(LINE.c.id == took.c.lot_id)
+        .where(LINE.c.id == took.c.lot_id, *conditions)
         .values(remaining=LINE.c.remaining - took.c.take)
     )
-    return new_lines.cte("new_lines"), taken.cte("taken")
+
+
+def _write_ctes() -> tuple[Any, Any]:
+    """The receipt's new lines and lots taken, as data-modifying CTEs for :data:`SAVE`."""
+    names = [c.name for c in LINE.columns if c.name != "id"]
+    rows = _line_rows(names)
+    new_lines = insert(LINE).from_select(names, select(*_line_values(rows, names)))
+    return new_lines.cte("new_lines"), _taken().cte("taken")
 
 
 _WRITES = _write_ctes()
@@ -278,40 +286,13 @@ def receipt_writes(receipt: Any) -> tuple[Any, ...]:
     a replay writes nothing. :meth:`Writes.plan_params` gives the parameters. Build once.
     """
     names = [c.name for c in LINE.columns if c.name not in ("id", "source_id")]
-    rows = (
-        func.unnest(
-            *(
-                bindparam(
-                    f"lines_{name}",
-                    type_=postgresql.ARRAY(Text() if name == "detail" else LINE.c[name].type),
-                )
-                for name in names
-            )
-        )
-        .table_valued(*names)
-        .render_derived(name="new_line")
-    )
+    rows = _line_rows(names)
     new_lines = insert(LINE).from_select(
         [*names, "source_id"],
-        select(
-            *(cast(rows.c[n], JSON) if n == "detail" else rows.c[n] for n in names),
-            receipt.c.id,
-        ).select_from(receipt.join(rows, true())),
+        select(*_line_values(rows, names), receipt.c.id).select_from(receipt.join(rows, true())),
     )
     inserted = select(receipt.c.id).exists()
-    took = (
-        func.unnest(
-            bindparam("take_ids", type_=postgresql.ARRAY(LINE.c.id.type)),
-            bindparam("take_points", type_=postgresql.ARRAY(LINE.c.remaining.type)),
-        )
-        .table_valued("lot_id", "take")
-        .render_derived(name="took")
-    )
-    taken = (
-        update(LINE)
-        .where(LINE.c.id == took.c.lot_id, inserted)
-        .values(remaining=LINE.c.remaining - took.c.take)
-    )
+    taken = _taken(inserted)
     saved = _SAVE_VALUES.where(inserted)
     return new_lines.cte("new_points"), taken.cte("taken_lots"), saved.cte("saved_account")
 
