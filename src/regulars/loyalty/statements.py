@@ -85,17 +85,6 @@ LOCK = (
     .where(ACCOUNT.c.member_id == _MEMBER_ID)
     .with_for_update(of=ACCOUNT)
 )
-_LOCK_NAMES = (
-    "id",
-    "balance",
-    "debt",
-    "lifetime_earned",
-    "tier_code",
-    "tier_since",
-    "qualifying_spend",
-    "first_earn_at",
-    "birthday_bonus_year",
-)
 
 
 class LockedRow(NamedTuple):
@@ -112,6 +101,11 @@ class LockedRow(NamedTuple):
     birthday_bonus_year: int | None
     revision: str | None
     birthday: date | None
+
+
+#: The account's columns that :data:`LOCK` reads (the rest of :class:`LockedRow` comes
+#: from the programme and the member).
+_LOCK_NAMES = tuple(name for name in LockedRow._fields if name not in ("revision", "birthday"))
 
 
 @dataclass(frozen=True)
@@ -371,17 +365,7 @@ class AccountState:
     @classmethod
     def of(cls, row: Row[Any] | LockedRow) -> AccountState:
         """From the lock statement's row."""
-        return cls(
-            id=row.id,
-            balance=row.balance,
-            debt=row.debt,
-            lifetime_earned=row.lifetime_earned,
-            tier_code=row.tier_code,
-            tier_since=row.tier_since,
-            qualifying_spend=row.qualifying_spend,
-            first_earn_at=row.first_earn_at,
-            birthday_bonus_year=row.birthday_bonus_year,
-        )
+        return cls(**{name: getattr(row, name) for name in _LOCK_NAMES})
 
 
 def spendable(conn: Connection, member_id: int, now: datetime, need: int) -> list[rules.Lot]:

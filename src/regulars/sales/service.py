@@ -600,7 +600,7 @@ def _points_plan(
     CTEs), coupons, a personal list to redeem, or loyalty needing a write of its own."""
     if member is None or locked is None or data.coupons or data.list_code is not None:
         return None
-    if not member.also or member.also[0]:  # a list valid now, or not known: ask offers
+    if _may_have_list(member):
         return None
     if uow.session.get_bind().dialect.name != "postgresql":
         return None
@@ -618,6 +618,13 @@ def _points_plan(
     )
 
 
+def _may_have_list(member: TillMember) -> bool:
+    """Whether offers must be asked about the member's lists: the read (:data:`_TILL_MEMBER`,
+    whose first extra column is the list check) found one valid, or the member was found
+    another way (by a list's code) and nothing is known."""
+    return not member.also or bool(member.also[0])
+
+
 def _account_locked(
     uow: UnitOfWork, member: TillMember | None
 ) -> Row[Any] | loyalty.LockedRow | None:
@@ -630,6 +637,7 @@ def _account_locked(
     """
     if member is None:
         return None
+    # The read's extra columns after the list check are the lock's (:data:`_TILL_MEMBER`).
     locked = loyalty.LockJoin.row(member.also[1:]) if member.also else None
     return locked if locked is not None else loyalty.account_lock(uow, member.id)
 
@@ -667,8 +675,7 @@ def _member_part(
         locked=locked,
     )
     answer = {**answer, **points}
-    has_list = bool(member.also[0]) if member.also else True
-    if data.list_code is None and not has_list:
+    if data.list_code is None and not _may_have_list(member):
         return answer
     discounts = offers.receipt_redeem(
         uow,
