@@ -118,16 +118,12 @@ def run_one(
     def requests(items: list[dict[str, Any]]) -> list[list[str]]:
         return [[keys[tills[n % len(tills)]], json.dumps(b)] for n, b in enumerate(items)]
 
-    half = args.receipts // 2
-    phases = {
-        "warm-up": requests(bodies("W", args.warmup, data, True, f"{kind}-w")),
-        "alone-1": requests(bodies("A1", half, data, False, f"{kind}-1")),
-        "loyalty-1": requests(bodies("L1", half, data, True, f"{kind}-1")),
-        "alone-2": requests(bodies("A2", half, data, False, f"{kind}-2")),
-        "loyalty-2": requests(bodies("L2", half, data, True, f"{kind}-2")),
-    }
+    each = args.receipts // (2 * args.pairs)
+    phases = {"warm-up": requests(bodies("W", args.warmup, data, True, f"{kind}-w"))}
+    for n in range(1, args.pairs + 1):
+        phases[f"alone-{n}"] = requests(bodies(f"A{n}", each, data, False, f"{kind}-{n}"))
+        phases[f"loyalty-{n}"] = requests(bodies(f"L{n}", each, data, True, f"{kind}-{n}"))
     jobs = workdir / f"checkout-{kind}.json"
-    jobs.write_text(json.dumps(phases))
     saved = dict(os.environ)
     os.environ.clear()
     os.environ.update(source_env(source))  # the server subprocess inherits it
@@ -137,6 +133,9 @@ def run_one(
         os.environ.clear()
         os.environ.update(saved)
     try:
+        # The client reads the server's and PostgreSQL's CPU time around each phase.
+        meta = {"server_session": proc.pid, "database_url": url}
+        jobs.write_text(json.dumps({"_meta": meta, **phases}))
         client = [sys.executable, ingest.__file__, "--load", base_url, str(jobs)]
         client += ["--clients", str(args.clients)]
         done = subprocess.run(client, check=True, capture_output=True, text=True)
@@ -285,10 +284,32 @@ def count_statements(
     return result
 
 
+def _phases(result: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """The measured phases of one kind (``alone`` or ``loyalty``), in the order sent."""
+    return [result[key] for key in result if key.startswith(f"{name}-")]
+
+
+def pair_costs(result: dict[str, Any]) -> list[float]:
+    """The cost of loyalty in each pair of neighbouring phases (alone, then loyalty)."""
+    return [
+        1 - loyal["per_second"] / alone["per_second"]
+        for alone, loyal in zip(_phases(result, "alone"), _phases(result, "loyalty"), strict=True)
+    ]
+
+
 def rate(result: dict[str, Any], name: str) -> float:
-    """Receipts per second of the two phases of one kind together."""
-    phases = [result[f"{name}-1"], result[f"{name}-2"]]
+    """Receipts per second of the phases of one kind together."""
+    phases = _phases(result, name)
     return sum(p["requests"] for p in phases) / sum(p["seconds"] for p in phases)
+
+
+def cpu(result: dict[str, Any], name: str, part: str) -> float:
+    """CPU milliseconds per receipt of ``part`` (server, database, client) in one kind's phases."""
+    phases = _phases(result, name)
+    count = sum(p["requests"] for p in phases)
+    if part == "client":
+        return 1000 * sum(p["client_cpu_seconds"] for p in phases) / count
+    return sum(p[f"{part}_cpu_ms"] * p["requests"] for p in phases) / count
 
 
 def report(
@@ -308,6 +329,7 @@ def report(
         "",
         "Reproduce: `.venv/bin/python benchmarks/checkout.py"
         + (f" --receipts {args.receipts}" if args.receipts != 3000 else "")
+        + (f" --pairs {args.pairs}" if args.pairs != 6 else "")
         + (" --baseline DIR" if args.baseline else "")
         + (f" --rounds {args.rounds}" if args.rounds != 1 else "")
         + "` (PostgreSQL at 127.0.0.1:5432, trust auth"
@@ -323,27 +345,38 @@ def report(
         "till without loyalty) and as *loyalty* (every receipt with a member card: account "
         "lock, earning with tier and multipliers, pending lot; every second receipt also "
         "redeems up to 500 points first-in first-out), alternating phases "
-        f"(alone, loyalty, alone, loyalty; {args.receipts // 2} receipts each) in one run.",
+        f"({args.pairs} pairs of alone then loyalty, {args.receipts // (2 * args.pairs)} "
+        "receipts each) in one run: the machine's speed drifts, and short alternating "
+        "phases let the drift hit both kinds alike. *Cost in each pair* is the range of "
+        "the cost measured pair by pair.",
         "",
         "| database | code | alone receipts/s | loyalty receipts/s | loyalty ÷ alone "
-        "| cost of loyalty | alone p50 ms | loyalty p50 ms | loyalty p99 ms | target (< 30 %) "
-        "| statuses | ledger = balance |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
+        "| cost of loyalty | cost in each pair | CPU ms per receipt, alone → loyalty "
+        "(server / database / client) | alone p50 ms | loyalty p50 ms | loyalty p99 ms "
+        "| target (< 30 %) | statuses | ledger = balance |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | --- "
+        "| --- |",
     ]
     for name, result in results.items():
         kind, _sep, code = name.partition(" ")
         alone, loyal = rate(result, "alone"), rate(result, "loyalty")
         cost = 1 - loyal / alone
         statuses: dict[str, int] = {}
-        for phase in ("alone-1", "alone-2", "loyalty-1", "loyalty-2"):
-            for status, n in result[phase]["statuses"].items():
+        for phase in (*_phases(result, "alone"), *_phases(result, "loyalty")):
+            for status, n in phase["statuses"].items():
                 statuses[status] = statuses.get(status, 0) + n
-        p50a = (result["alone-1"]["p50_ms"] + result["alone-2"]["p50_ms"]) / 2
-        p50l = (result["loyalty-1"]["p50_ms"] + result["loyalty-2"]["p50_ms"]) / 2
-        p99l = max(result["loyalty-1"]["p99_ms"], result["loyalty-2"]["p99_ms"])
+        p50a = statistics.median(p["p50_ms"] for p in _phases(result, "alone"))
+        p50l = statistics.median(p["p50_ms"] for p in _phases(result, "loyalty"))
+        p99l = max(p["p99_ms"] for p in _phases(result, "loyalty"))
+        pairs = pair_costs(result)
+        cpu_parts = " / ".join(
+            f"{cpu(result, 'alone', part):.2f} → {cpu(result, 'loyalty', part):.2f}"
+            for part in ("server", "database", "client")
+        )
         out.append(
             f"| {kind} | {code or 'this tree'} | {alone:.0f} | {loyal:.0f} | {loyal / alone:.2f} "
-            f"| {cost:.0%} | {p50a:.1f} | {p50l:.1f} | {p99l:.1f} "
+            f"| {cost:.0%} | {min(pairs):.0%}–{max(pairs):.0%} | {cpu_parts} "
+            f"| {p50a:.1f} | {p50l:.1f} | {p99l:.1f} "
             f"| {'met' if cost < TARGET else 'MISSED'} | {json.dumps(statuses)} "
             f"| {result['ledger']} |"
         )
@@ -417,10 +450,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--receipts", type=int, default=3000, help="measured, both kinds")
     parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--pairs", type=int, default=6, help="alone/loyalty phase pairs")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--pg-url", default=ingest.DEFAULT_PG)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--baseline", type=Path, help="source tree of the code to compare")
     parser.add_argument("--rounds", type=int, default=1, help="in-process counts per version")
     parser.add_argument(
@@ -446,7 +481,8 @@ def main() -> None:
         workdir = Path(tmp)
         databases = ingest.Databases(workdir, args.pg_url)
         try:
-            for kind in ("sqlite", "postgresql") if args.pg_url else ("sqlite",):
+            kinds = ["sqlite", "postgresql"] if args.pg_url else ["sqlite"]
+            for kind in [k for k in kinds if not (k == "sqlite" and args.skip_sqlite)]:
                 began = time.perf_counter()
                 template = databases.template(kind)
                 keys = prepare(template, product_ids)
@@ -459,7 +495,16 @@ def main() -> None:
                     results[name] = run_one(kind, url, keys, data, args, workdir, source)
                     print(
                         f"{name}: alone {rate(results[name], 'alone'):.0f}/s, "
-                        f"loyalty {rate(results[name], 'loyalty'):.0f}/s",
+                        f"loyalty {rate(results[name], 'loyalty'):.0f}/s; CPU ms per receipt "
+                        + ", ".join(
+                            f"{kind_}: "
+                            + " / ".join(
+                                f"{cpu(results[name], kind_, c):.2f}"
+                                for c in ("server", "database", "client")
+                            )
+                            for kind_ in ("alone", "loyalty")
+                        )
+                        + " (server / database / client)",
                         file=sys.stderr,
                     )
                 # Rounds alternate the versions, so drift in the machine's load hits both.

@@ -4,6 +4,7 @@ receipt, and replays still answered when the receipt's member has since gone."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, event, func, select, update
 
 from regulars.catalog import service as catalog_service
-from regulars.catalog.models import Terminal
+from regulars.catalog.models import Product, Terminal
 from regulars.catalog.queries import TILL_KEY_TTL, TillKeys
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
@@ -136,7 +137,10 @@ def test_receipts_of_any_size_share_one_statement_for_receipt_and_lines(
     ]
     assert counts == [3, 2, 1]
     writes = {
-        sql for sql in statements if sql.startswith(("WITH NEW_RECEIPT", "INSERT INTO RECEIPT "))
+        sql
+        for sql in statements
+        if sql.startswith("INSERT INTO RECEIPT ")
+        or (sql.startswith("WITH ") and "NEW_RECEIPT AS" in sql)
     }
     # The member's first receipt also moves their first purchase (PostgreSQL: one more CTE
     # in the same statement); the other two, of other sizes, share one statement.
@@ -176,13 +180,16 @@ def test_a_members_receipt_reads_lists_only_with_the_member_and_writes_its_answe
     list_reads = [sql for sql in statements if "PERSONAL_LIST" in sql]
     assert len(list_reads) == 1
     assert list_reads[0].startswith("SELECT MEMBER.ID")
+    # The same read found the receipt's products: no product statement of their own.
+    assert "FROM PRODUCT" in list_reads[0]
+    assert not [sql for sql in statements if sql.startswith("SELECT PRODUCT.")]
     answer_writes = [sql for sql in statements if sql.startswith("UPDATE RECEIPT")]
     points_writes = [sql for sql in statements if "INSERT INTO POINTS_LINE" in sql]
     if engine.dialect.name == "postgresql":
         # The receipt, its lines, its points and the answer with them: one statement.
         assert not [sql for sql in statements if "UPDATE RECEIPT" in sql]
         assert len(points_writes) == 1
-        assert points_writes[0].startswith("WITH NEW_RECEIPT AS")
+        assert points_writes[0].startswith("WITH ") and "NEW_RECEIPT AS" in points_writes[0]
         assert not [
             sql
             for sql in statements
@@ -211,3 +218,32 @@ def test_psycopg_caches_the_till_statement(engine: Engine) -> None:
         compiled = statement.compile(dialect=postgresql.dialect())
         assert len(str(compiled).encode()) <= _queries.MAX_CACHED_STATEMENT_LENGTH
         assert len(compiled.params) <= _queries.MAX_CACHED_STATEMENT_PARAMS
+
+
+def test_a_members_receipt_finds_known_unknown_and_sku_lines_products(
+    client: Any, uow: UnitOfWork, world: World, clock: Clock
+) -> None:
+    """The member's read finds the barcodes' products; an unknown barcode still becomes a
+    product to review, and a line sent by SKU is still found by its SKU."""
+    payload = receipt_payload(world, "P-1", lines=2)
+    lines: list[dict[str, Any]] = payload["lines"]  # type: ignore[assignment]
+    known, by_sku = lines
+    by_sku.pop("barcode")
+    by_sku["sku"] = world.products[1].sku
+    unknown = {**known, "barcode": "6901234567892"}
+    payload["lines"] = [known, by_sku, unknown]
+    payload["total"] = str(sum(Decimal(line["amount"]) for line in payload["lines"]))  # type: ignore[attr-defined]
+    payload["payments"] = [{"method": "cash", "amount": payload["total"]}]
+    answer = client.post("/api/v1/receipts", json=payload, headers=world.till())
+    assert answer.status_code == 201, answer.text
+    recorded = dict(
+        uow.session.execute(
+            select(ReceiptLine.line_no, ReceiptLine.product_id).where(
+                ReceiptLine.receipt_id == answer.json()["receipt_id"]
+            )
+        ).all()
+    )
+    placeholder = uow.session.scalars(
+        select(Product).where(Product.barcode == "6901234567892")
+    ).one()
+    assert recorded == {1: world.products[0].id, 2: world.products[1].id, 3: placeholder.id}

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import BindParameter, String, bindparam, func, or_, select
+from sqlalchemy import BindParameter, ScalarSelect, String, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -73,6 +75,33 @@ _BY_BARCODE_PG = select(Product.barcode, Product.id).where(
 _BY_SKU_PG = select(Product.sku, Product.id).where(
     Product.sku == func.any(bindparam("keys", type_=postgresql.ARRAY(String())))
 )
+
+
+def barcodes_column(dialect: str) -> ScalarSelect[Any]:
+    """A column mapping the barcodes bound as ``keys`` to product ids (a JSON object), for
+    another layer's read to carry: a member's receipt then finds its products in the
+    member's read, with no statement of its own (:func:`barcode_ids` reads the value)."""
+    if dialect == "postgresql":
+        return (
+            select(func.json_object_agg(Product.barcode, Product.id))
+            .where(Product.barcode == func.any(bindparam("keys", type_=postgresql.ARRAY(String()))))
+            .scalar_subquery()
+        )
+    # SQLite's JSON1 returns the object as text.
+    return (
+        select(func.json_group_object(Product.barcode, Product.id))
+        .where(Product.barcode.in_(bindparam("keys", expanding=True)))
+        .scalar_subquery()
+    )
+
+
+def barcode_ids(value: object) -> dict[str, int]:
+    """The barcode → product id map read by :func:`barcodes_column` (``NULL``: none)."""
+    if value is None:
+        return {}
+    found = json.loads(value) if isinstance(value, str) else value
+    assert isinstance(found, dict)
+    return {str(barcode): int(product_id) for barcode, product_id in found.items()}
 
 
 def products_by_keys(

@@ -263,12 +263,36 @@ SAVE_WITH_WRITES = SAVE.add_cte(*_WRITES)
 _LINE_NAMES = [c.name for c in LINE.columns if c.name != "id"]
 
 
+# Both sums in one pass over the member's live lots, as a CTE: PostgreSQL evaluates it
+# once however often the statement reads it (the receipt's answer and its RETURNING).
+_BEFORE = (
+    select(
+        func.coalesce(
+            func.sum(LINE.c.remaining).filter(
+                LINE.c.available_at > _NOW,
+                or_(LINE.c.expires_at.is_(None), LINE.c.expires_at > _NOW),
+            ),
+            0,
+        ).label("pending"),
+        func.coalesce(func.sum(LINE.c.remaining).filter(LINE.c.expires_at <= _NOW), 0).label(
+            "expired"
+        ),
+    )
+    .where(*_live)
+    .cte("points_before")
+)
+
+
 def points_before() -> tuple[ColumnElement[int], ColumnElement[int]]:
     """The member's pending and expired-but-unprocessed points, as scalar subqueries (on
     the ``owner`` and ``now`` parameters) for a statement that writes a receipt's points:
     they see the ledger as it was before that statement, which the account's lock, taken
-    by an earlier statement, keeps from changing under it."""
-    return _PENDING, _EXPIRED
+    by an earlier statement, keeps from changing under it. Both read one CTE, which sums
+    the member's lots once."""
+    return (
+        select(_BEFORE.c.pending).scalar_subquery(),
+        select(_BEFORE.c.expired).scalar_subquery(),
+    )
 
 
 def receipt_writes(receipt: Any) -> tuple[Any, ...]:

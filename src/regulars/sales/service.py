@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.util import identity_key
 
 from regulars.catalog.models import Product, Store, Terminal
-from regulars.catalog.queries import Coded, products_by_keys
+from regulars.catalog.queries import Coded, barcode_ids, barcodes_column, products_by_keys
 from regulars.catalog.service import product_placeholder
 from regulars.core.db import Money, Quantity
 from regulars.core.errors import Conflict, DomainError, InvalidInput, NotFound, RuleViolation
@@ -363,17 +363,25 @@ def _till_member_query(dialect: str) -> TillMemberQuery:
     member's receipt spends no round trip of its own on either."""
     lock = loyalty.lock_join(dialect)
     has_list = offers.has_open_list(bindparam("at", type_=RECEIPT_TABLE.c.occurred_at.type))
-    return TillMemberQuery(also=(has_list, *lock.columns), join=(lock.right, lock.onclause))
+    also = (has_list, *lock.columns, barcodes_column(dialect))
+    return TillMemberQuery(also=also, join=(lock.right, lock.onclause))
 
 
 _TILL_MEMBER = {name: _till_member_query(name) for name in ("postgresql", "sqlite")}
+# Where the read's extra columns are (:func:`_till_member_query`): the list check, the
+# account lock's columns, then the receipt's barcodes with their product ids.
+_LOCK_COLUMNS = slice(1, 1 + len(loyalty.lock_join("sqlite").columns))
+_BARCODES_COLUMN = _LOCK_COLUMNS.stop
 
 
-def _member_for(uow: UnitOfWork, ref: MemberRef | None, at: datetime) -> TillMember | None:
+def _member_for(
+    uow: UnitOfWork, ref: MemberRef | None, at: datetime, barcodes: list[str]
+) -> TillMember | None:
     """The active member a receipt names, or ``InvalidInput`` on ``member``.
 
     The same read says whether the member has a personal list valid at ``at`` (the
-    receipt's time), so a member without one costs the till no list statement.
+    receipt's time), so a member without one costs the till no list statement, and
+    finds the products of the receipt's ``barcodes`` (:func:`_product_ids`).
     """
     if ref is None:
         return None
@@ -385,7 +393,7 @@ def _member_for(uow: UnitOfWork, ref: MemberRef | None, at: datetime) -> TillMem
             card_no=ref.card_no,
             member_code=ref.member_code,
             query=_TILL_MEMBER[uow.session.get_bind().dialect.name],
-            params={"at": at},
+            params={"at": at, "keys": barcodes},
         )
     except (NotFound, InvalidInput) as exc:
         raise InvalidInput(_("member not found"), field="member") from exc
@@ -396,7 +404,8 @@ def _member_for(uow: UnitOfWork, ref: MemberRef | None, at: datetime) -> TillMem
 
 def _member_of(uow: UnitOfWork, data: ReceiptIn) -> TillMember | None:
     """The receipt's member (by card, mobile, code, id or personal list), checked."""
-    member = _member_for(uow, data.member, data.occurred_at)
+    barcodes = sorted({line.barcode for line in data.lines if line.barcode})
+    member = _member_for(uow, data.member, data.occurred_at, barcodes)
     if member is None and data.list_code:
         owner = member_resolve(
             uow.session, member_id=offers.list_by_code(uow, code=data.list_code).member_id
@@ -409,13 +418,22 @@ def _member_of(uow: UnitOfWork, data: ReceiptIn) -> TillMember | None:
     return member
 
 
-def _product_ids(uow: UnitOfWork, data: ReceiptIn) -> list[int]:
-    """Product id of every line; an unknown barcode or SKU becomes a product to review."""
-    by_barcode, by_sku = products_by_keys(
-        uow.session,
-        barcodes=[line.barcode for line in data.lines if line.barcode],
-        skus=[line.sku for line in data.lines if line.sku and not line.barcode],
-    )
+def _product_ids(uow: UnitOfWork, data: ReceiptIn, member: TillMember | None) -> list[int]:
+    """Product id of every line; an unknown barcode or SKU becomes a product to review.
+
+    A member's read found the barcodes' products already (:data:`_TILL_MEMBER`); only
+    SKUs, or a receipt without that read, cost a statement here.
+    """
+    skus = [line.sku for line in data.lines if line.sku and not line.barcode]
+    if member is not None and member.also:
+        by_barcode = barcode_ids(member.also[_BARCODES_COLUMN])
+        by_sku = products_by_keys(uow.session, skus=skus)[1] if skus else {}
+    else:
+        by_barcode, by_sku = products_by_keys(
+            uow.session,
+            barcodes=[line.barcode for line in data.lines if line.barcode],
+            skus=skus,
+        )
     ids: list[int] = []
     for line in data.lines:
         found = by_barcode.get(line.barcode) if line.barcode else by_sku.get(line.sku or "")
@@ -508,7 +526,7 @@ def receipt_record(
             return _replay(existing, digest)
         raise
     locked = _account_locked(uow, member)
-    product_ids = _product_ids(uow, data)
+    product_ids = _product_ids(uow, data, member)
     total = sum((line.amount for line in data.lines), Decimal("0"))
     discount = sum((line.discount for line in data.lines), Decimal("0"))
     payments = [p.model_dump(mode="json", exclude_none=True) for p in data.payments]
@@ -637,8 +655,7 @@ def _account_locked(
     """
     if member is None:
         return None
-    # The read's extra columns after the list check are the lock's (:data:`_TILL_MEMBER`).
-    locked = loyalty.LockJoin.row(member.also[1:]) if member.also else None
+    locked = loyalty.LockJoin.row(member.also[_LOCK_COLUMNS]) if member.also else None
     return locked if locked is not None else loyalty.account_lock(uow, member.id)
 
 
