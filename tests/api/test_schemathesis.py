@@ -24,7 +24,7 @@ OPERATIONS = [
     for method in methods
     if method in {"get", "post", "put", "patch", "delete"}
 ]
-EXAMPLES = 20
+EXAMPLES = int(__import__("os").environ.get("ST_EXAMPLES", "20"))
 
 
 @pytest.fixture

@@ -117,3 +117,56 @@ def test_two_tills_redeeming_one_coupon_at_once_redeem_it_once(fresh_database: s
             assert receipts == [used.receipt_id]  # the refused receipt left nothing behind
     finally:
         engine.dispose()
+
+
+TILLS = 12
+
+
+def test_tills_redeeming_one_members_points_at_once_never_overspend(fresh_database: str) -> None:
+    """Receipts of one member redeeming from many tills at once, through the till's path.
+
+    On PostgreSQL the member's read brings the lots to spend with the account's lock; a
+    receipt that waited for the lock must not spend lots as the read's snapshot saw them
+    (another receipt has taken from them since). Several lots, so that the order counts.
+    """
+    engine = make_engine(fresh_database, pool_size=TILLS)
+    factory = make_session_factory(engine)
+    try:
+        with UnitOfWork(factory) as uow:
+            world = build_world(uow, products=2, members=1, store_code="CR01")
+            configure(uow, pending_days=0, min_redemption=0)
+            member_id = world.members[0].id
+            for n, amount in enumerate(("300", "250", "350", "150"), start=1):
+                buy(uow, member_id, amount, at=T0, source_id=900 + n)
+            uow.commit()
+        start = threading.Barrier(TILLS, timeout=60)
+
+        def checkout(n: int) -> str:
+            body = {**receipt_payload(world, f"RR-{n}"), "redeem_points": EACH}
+            data = ReceiptIn.model_validate(body)
+            start.wait()
+            with UnitOfWork(factory) as uow:
+                try:
+                    sales_service.receipt_record(
+                        uow, store=world.store, terminal=world.terminal, data=data
+                    )
+                except RuleViolation:
+                    return "refused"
+                uow.commit()
+                return "redeemed"
+
+        with ThreadPoolExecutor(max_workers=TILLS) as pool:
+            outcomes = list(pool.map(checkout, range(TILLS)))
+        # Only refusals for want of points; a stale read of the lots would have failed
+        # on a lot's remaining going below zero, or broken the ledger below.
+        assert outcomes.count("redeemed") >= HELD // EACH
+        with UnitOfWork(factory) as uow:
+            assert queries.ledger_check(uow.session, member_id=member_id) == []
+            redemptions = uow.session.scalar(
+                select(func.count()).where(
+                    PointsLine.member_id == member_id, PointsLine.kind == "redeem"
+                )
+            )
+            assert redemptions == outcomes.count("redeemed")
+    finally:
+        engine.dispose()

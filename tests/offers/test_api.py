@@ -92,6 +92,29 @@ def test_csv_import_loads_good_rows_and_reports_bad_ones(client: TestClient, wor
     assert codes == {"C1", "C3"}
 
 
+def test_csv_import_reports_lines_the_csv_parser_refuses(client: TestClient, world: World) -> None:
+    """A lone carriage return is a line end; a NUL byte spoils its line, not the file."""
+    header, good, _bad, third, _undated = CSV.splitlines()
+    spoilt = good.replace("C1,Ten off", "C9,Ten\x00off")
+    content = "\r".join([header, good]) + "\r\n" + spoilt + "\n" + third + "\n"
+    answer = client.post(
+        "/api/v1/deals/import",
+        files={"file": ("deals.csv", content.encode(), "text/csv")},
+        headers=world.staff("marketing"),
+    )
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert report["loaded"] == 2
+    assert [e["line"] for e in report["errors"]] == [3]
+    assert "CSV" in report["errors"][0]["reason"]
+    lone = client.post(
+        "/api/v1/deals/import",
+        files={"file": ("deals.csv", b"\r0\r\n", "text/csv")},
+        headers=world.staff("marketing"),
+    )
+    assert lone.status_code == 422 and lone.json()["error"]["field"] == "file"
+
+
 def test_settings_and_empty_results(client: TestClient, world: World) -> None:
     got = client.get("/api/v1/lists/settings", headers=world.staff("analyst")).json()
     assert (got["cycle_days"], Decimal(got["threshold"]), got["window_weeks"]) == (14, 150, 8)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from regulars.core.csvtext import CsvText
 from regulars.core.errors import DomainError
 from regulars.core.i18n import _
 from regulars.core.uow import UnitOfWork
@@ -18,13 +17,17 @@ def parse_grants(
 ) -> tuple[list[tuple[int, int]], list[tuple[int, str, dict[str, Any]]]]:
     """Rows of ``member_id`` or ``card_no`` and ``points``; bad rows with their line and reason."""
     text = content.decode("utf-8-sig", errors="replace")
-    reader = csv.DictReader(io.StringIO(text))
+    reader = CsvText(text)
     grants: list[tuple[int, int]] = []
     bad: list[tuple[int, str, dict[str, Any]]] = []
-    columns = set(reader.fieldnames or [])
+    columns = set(reader.columns)
     if "points" not in columns or not ({"member_id", "card_no"} & columns):
         return [], [(1, _("columns points and member_id or card_no are required"), {})]
-    for line, row in enumerate(reader, start=2):
+    for record in reader:
+        line, row = record.line, record.fields
+        if record.error is not None:
+            bad.append((line, _("the line is not valid CSV: {reason}"), {"reason": record.error}))
+            continue
         try:
             points = int(Decimal((row.get("points") or "").strip()))
         except (InvalidOperation, ValueError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -23,6 +23,7 @@ from sqlalchemy import (
     FromClause,
     Integer,
     Row,
+    Select,
     Table,
     Text,
     bindparam,
@@ -30,12 +31,14 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     true,
     update,
 )
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from regulars.catalog.models import Product
 from regulars.core.db import UTCDateTime
@@ -101,11 +104,16 @@ class LockedRow(NamedTuple):
     birthday_bonus_year: int | None
     revision: str | None
     birthday: date | None
+    #: The member's first spendable lots, read with the lock (:func:`lock_join` with
+    #: ``lots``); ``None`` when not read, or when what was read may be out of date.
+    lots: tuple[rules.Lot, ...] | None = None
 
 
 #: The account's columns that :data:`LOCK` reads (the rest of :class:`LockedRow` comes
 #: from the programme and the member).
-_LOCK_NAMES = tuple(name for name in LockedRow._fields if name not in ("revision", "birthday"))
+_LOCK_NAMES = tuple(
+    name for name in LockedRow._fields if name not in ("revision", "birthday", "lots")
+)
 
 
 @dataclass(frozen=True)
@@ -130,14 +138,55 @@ class LockJoin:
         """The lock's values from the read (``None``: the member has no account yet)."""
         if values[0] is None:
             return None
-        return LockedRow(*values)
+        width = len(LockedRow._fields) - 1
+        if len(values) == width:
+            return LockedRow(*values)
+        lots, current = values[width:]
+        return LockedRow._make([*values[:width], _lots_of(lots) if current else None])
 
 
-def lock_join(dialect: str) -> LockJoin:
-    """:class:`LockJoin` for the ``dialect`` (``postgresql`` or ``sqlite``)."""
+def _lots_of(value: Any) -> tuple[rules.Lot, ...]:
+    """Lots read as JSON ``[[id, remaining, expires_at epoch seconds or null], …]``."""
+    return tuple(
+        rules.Lot(int(i), int(n), None if at is None else datetime.fromtimestamp(at, UTC))
+        for i, n, at in value or ()
+    )
+
+
+def _spendable_lots(whose: ColumnElement[bool]) -> Select[Any]:
+    """Spendable lots (live, available and unexpired at ``now``), soonest-expiring first."""
+    return (
+        select(LINE.c.id, LINE.c.remaining, LINE.c.expires_at)
+        .where(
+            whose,
+            LINE.c.remaining > 0,
+            or_(LINE.c.expires_at.is_(None), LINE.c.expires_at > _NOW),
+            or_(LINE.c.available_at.is_(None), LINE.c.available_at <= _NOW),
+        )
+        .order_by(LINE.c.expires_at.asc().nulls_last(), LINE.c.id)
+    )
+
+
+def lock_join(dialect: str, *, lots: bool = False) -> LockJoin:
+    """:class:`LockJoin` for the ``dialect`` (``postgresql`` or ``sqlite``).
+
+    With ``lots`` (PostgreSQL; for a receipt that redeems points) the read also brings the
+    member's first spendable lots at the ``now`` parameter, saving the redemption its own
+    read. They come from the statement's snapshot, while the lock may have waited for
+    another transaction of the member's that committed after it: the read compares the
+    account row it locked with the snapshot's (``xmin``, the transaction that wrote each
+    version). Every change to a member's lots also updates the account (the balance
+    moves), so equal versions mean the lots read are current; otherwise they are not
+    used (:attr:`LockedRow.lots` is ``None``) and the redemption reads them again.
+    """
     if dialect == "postgresql":
+        version: ColumnElement[Any] = literal_column("points_account.xmin")
         right: Any = (
-            select(*(ACCOUNT.c[name] for name in _LOCK_NAMES), ACCOUNT.c.member_id)
+            select(
+                *(ACCOUNT.c[name] for name in _LOCK_NAMES),
+                ACCOUNT.c.member_id,
+                version.label("version"),
+            )
             .where(ACCOUNT.c.member_id == MEMBER.c.id)
             .with_for_update()
             .lateral("locked_account")
@@ -146,7 +195,7 @@ def lock_join(dialect: str) -> LockJoin:
     else:
         right = ACCOUNT.alias("locked_account")
         onclause = right.c.member_id == MEMBER.c.id
-    columns = (
+    columns: tuple[ColumnElement[Any], ...] = (
         *(right.c[name].label(f"account_{name}") for name in _LOCK_NAMES),
         select(PROGRAMME.c.revision)
         .where(PROGRAMME.c.code == PROGRAMME_CODE)
@@ -154,19 +203,35 @@ def lock_join(dialect: str) -> LockJoin:
         .label("programme_revision"),
         MEMBER.c.birthday.label("member_birthday"),
     )
+    if lots and dialect == "postgresql":
+        first = (
+            _spendable_lots(LINE.c.member_id == MEMBER.c.id)
+            .correlate(MEMBER)
+            .limit(ledger.FIRST_LOTS)
+            .subquery("first_lots")
+        )
+        epoch = func.extract("epoch", first.c.expires_at)
+        read = select(
+            func.json_agg(
+                aggregate_order_by(
+                    func.json_build_array(first.c.id, first.c.remaining, epoch),
+                    first.c.expires_at.asc().nulls_last(),
+                    first.c.id,
+                )
+            )
+        ).scalar_subquery()
+        seen = (
+            select(literal_column("points_account.xmin"))
+            .select_from(ACCOUNT)
+            .where(ACCOUNT.c.member_id == MEMBER.c.id)
+            .scalar_subquery()
+        )
+        current = right.c.version.op("=")(seen)
+        columns += (read.label("account_lots"), current.label("account_lots_current"))
     return LockJoin(right, onclause, columns)
 
 
-LOTS = (
-    select(LINE.c.id, LINE.c.remaining, LINE.c.expires_at)
-    .where(
-        LINE.c.member_id == _MEMBER_ID,
-        LINE.c.remaining > 0,
-        or_(LINE.c.expires_at.is_(None), LINE.c.expires_at > _NOW),
-        or_(LINE.c.available_at.is_(None), LINE.c.available_at <= _NOW),
-    )
-    .order_by(LINE.c.expires_at.asc().nulls_last(), LINE.c.id)
-)
+LOTS = _spendable_lots(LINE.c.member_id == _MEMBER_ID)
 TAKE = (
     update(LINE)
     .where(LINE.c.id == bindparam("lot_id"))

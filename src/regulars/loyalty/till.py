@@ -96,6 +96,17 @@ def _locked(
     return row, view
 
 
+def _lots_read(row: Row[Any] | LockedRow, need: int) -> list[rules.Lot] | None:
+    """The spendable lots the lock's read brought (:func:`lock_join` with ``lots``), if
+    they are current and are all there are or cover ``need``; else ``None``."""
+    lots = row.lots if isinstance(row, LockedRow) else None
+    if lots is None:
+        return None
+    if len(lots) < ledger.FIRST_LOTS or sum(lot.remaining for lot in lots) >= need:
+        return list(lots)
+    return None
+
+
 def _facts(uow: UnitOfWork, lines: Sequence[TillLine], config: Config) -> list[rules.ItemFacts]:
     """Lines with the product facts the multiplier rules look at (read only when needed)."""
     products: dict[int, tuple[str | None, str | None, tuple[str, ...]]] = {}
@@ -224,7 +235,9 @@ def _settle(
                 value=value,
                 total=payable,
             )
-        lots = spendable(conn, member_id, now, redeem)
+        lots = _lots_read(row, redeem)
+        if lots is None:
+            lots = spendable(conn, member_id, now, redeem)
         available = sum(lot.remaining for lot in lots)
         if redeem > available:
             raise RuleViolation(

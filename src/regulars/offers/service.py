@@ -6,8 +6,6 @@ The personal lists are written by :mod:`regulars.offers.lists`, the till's redem
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from regulars.catalog.queries import manufacturer_by_code
+from regulars.core.csvtext import CsvText
 from regulars.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from regulars.core.i18n import _
 from regulars.core.timeutil import utcnow
@@ -139,18 +138,20 @@ def deals_import(uow: UnitOfWork, *, text: str, source: str = "import") -> Impor
     reported with its line number (the header is line 1) and the reason, and changes nothing.
     """
     report = ImportReport()
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    reader = CsvText(text)
     missing = [
-        c
-        for c in ("code", "title", "target", "target_value", "kind")
-        if c not in (reader.fieldnames or [])
+        c for c in ("code", "title", "target", "target_value", "kind") if c not in reader.columns
     ]
     if missing:
         raise InvalidInput(
             _("the file lacks the columns {columns}"), field="file", columns=", ".join(missing)
         )
-    for row in reader:
-        line = reader.line_num
+    for record in reader:
+        line, row = record.line, record.fields
+        if record.error is not None:
+            reason = _("the line is not valid CSV: {reason}").format(reason=record.error)
+            report.errors.append((line, reason))
+            continue
         try:
             data = DealCreate.model_validate(_row_data(row))
         except ValidationError as exc:

@@ -357,31 +357,36 @@ def _insert_lines(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
     uow.session.execute(insert(LINE_TABLE), rows)
 
 
-def _till_member_query(dialect: str) -> TillMemberQuery:
-    """The till's member read: it also says whether the member has a list valid at ``at``
-    and takes the lock on the member's points account (:class:`loyalty.LockJoin`), so a
-    member's receipt spends no round trip of its own on either."""
-    lock = loyalty.lock_join(dialect)
+def _till_member_query(dialect: str, *, redeems: bool) -> TillMemberQuery:
+    """The till's member read: it also says whether the member has a list valid at ``at``,
+    takes the lock on the member's points account (:class:`loyalty.LockJoin`; for a
+    receipt that ``redeems`` points, with the lots to spend) and finds the receipt's
+    products, so a member's receipt spends no round trip of its own on any of them.
+
+    The extra columns are, in order: the list check, the lock's columns, the barcodes'
+    product ids (:func:`_may_have_list`, :func:`_account_locked`, :func:`_product_ids`).
+    """
+    lock = loyalty.lock_join(dialect, lots=redeems)
     has_list = offers.has_open_list(bindparam("at", type_=RECEIPT_TABLE.c.occurred_at.type))
     also = (has_list, *lock.columns, barcodes_column(dialect))
     return TillMemberQuery(also=also, join=(lock.right, lock.onclause))
 
 
-_TILL_MEMBER = {name: _till_member_query(name) for name in ("postgresql", "sqlite")}
-# Where the read's extra columns are (:func:`_till_member_query`): the list check, the
-# account lock's columns, then the receipt's barcodes with their product ids.
-_LOCK_COLUMNS = slice(1, 1 + len(loyalty.lock_join("sqlite").columns))
-_BARCODES_COLUMN = _LOCK_COLUMNS.stop
+_TILL_MEMBER = {
+    (name, redeems): _till_member_query(name, redeems=redeems)
+    for name in ("postgresql", "sqlite")
+    for redeems in (False, True)
+}
 
 
 def _member_for(
-    uow: UnitOfWork, ref: MemberRef | None, at: datetime, barcodes: list[str]
+    uow: UnitOfWork, ref: MemberRef | None, data: ReceiptIn, now: datetime
 ) -> TillMember | None:
     """The active member a receipt names, or ``InvalidInput`` on ``member``.
 
-    The same read says whether the member has a personal list valid at ``at`` (the
-    receipt's time), so a member without one costs the till no list statement, and
-    finds the products of the receipt's ``barcodes`` (:func:`_product_ids`).
+    The same read says whether the member has a personal list valid at the receipt's
+    time, so a member without one costs the till no list statement, and finds the
+    products of the receipt's barcodes (:func:`_product_ids`).
     """
     if ref is None:
         return None
@@ -392,8 +397,12 @@ def _member_for(
             mobile=ref.mobile,
             card_no=ref.card_no,
             member_code=ref.member_code,
-            query=_TILL_MEMBER[uow.session.get_bind().dialect.name],
-            params={"at": at, "keys": barcodes},
+            query=_TILL_MEMBER[uow.session.get_bind().dialect.name, bool(data.redeem_points)],
+            params={
+                "at": data.occurred_at,
+                "keys": sorted({line.barcode for line in data.lines if line.barcode}),
+                "now": now,
+            },
         )
     except (NotFound, InvalidInput) as exc:
         raise InvalidInput(_("member not found"), field="member") from exc
@@ -402,10 +411,9 @@ def _member_for(
     return member
 
 
-def _member_of(uow: UnitOfWork, data: ReceiptIn) -> TillMember | None:
+def _member_of(uow: UnitOfWork, data: ReceiptIn, now: datetime) -> TillMember | None:
     """The receipt's member (by card, mobile, code, id or personal list), checked."""
-    barcodes = sorted({line.barcode for line in data.lines if line.barcode})
-    member = _member_for(uow, data.member, data.occurred_at, barcodes)
+    member = _member_for(uow, data.member, data, now)
     if member is None and data.list_code:
         owner = member_resolve(
             uow.session, member_id=offers.list_by_code(uow, code=data.list_code).member_id
@@ -426,7 +434,7 @@ def _product_ids(uow: UnitOfWork, data: ReceiptIn, member: TillMember | None) ->
     """
     skus = [line.sku for line in data.lines if line.sku and not line.barcode]
     if member is not None and member.also:
-        by_barcode = barcode_ids(member.also[_BARCODES_COLUMN])
+        by_barcode = barcode_ids(member.also[-1])
         by_sku = products_by_keys(uow.session, skus=skus)[1] if skus else {}
     else:
         by_barcode, by_sku = products_by_keys(
@@ -518,8 +526,9 @@ def receipt_record(
     has since been merged away or erased.
     """
     digest = _digest(data)
+    now = utcnow()
     try:
-        member = _member_of(uow, data)
+        member = _member_of(uow, data, now)
     except DomainError:
         existing = _existing(uow, store.id, terminal.id, data.receipt_no)
         if existing is not None:
@@ -530,7 +539,6 @@ def receipt_record(
     total = sum((line.amount for line in data.lines), Decimal("0"))
     discount = sum((line.discount for line in data.lines), Decimal("0"))
     payments = [p.model_dump(mode="json", exclude_none=True) for p in data.payments]
-    now = utcnow()
     member_id = member.id if member else None
     answer = _stored_answer(
         kind="sale",
@@ -655,7 +663,7 @@ def _account_locked(
     """
     if member is None:
         return None
-    locked = loyalty.LockJoin.row(member.also[_LOCK_COLUMNS]) if member.also else None
+    locked = loyalty.LockJoin.row(member.also[1:-1]) if member.also else None
     return locked if locked is not None else loyalty.account_lock(uow, member.id)
 
 
