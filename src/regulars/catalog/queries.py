@@ -11,7 +11,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BindParameter, ScalarSelect, String, bindparam, func, or_, select
+from sqlalchemy import (
+    JSON,
+    BindParameter,
+    ScalarSelect,
+    Select,
+    String,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -87,10 +98,15 @@ def barcodes_column(dialect: str) -> ScalarSelect[Any]:
             .where(Product.barcode == func.any(bindparam("keys", type_=postgresql.ARRAY(String()))))
             .scalar_subquery()
         )
-    # SQLite's JSON1 returns the object as text.
+    # SQLite: the keys as one JSON array (``json_each``), so the statement's text does not
+    # change with the number of barcodes (an expanding IN would be a new statement for
+    # SQLite to prepare at every basket size); JSON1 returns the object as text.
+    keys: Select[Any] = select(literal_column("value")).select_from(
+        func.json_each(bindparam("keys", type_=JSON()))
+    )
     return (
         select(func.json_group_object(Product.barcode, Product.id))
-        .where(Product.barcode.in_(bindparam("keys", expanding=True)))
+        .where(Product.barcode.in_(keys))
         .scalar_subquery()
     )
 

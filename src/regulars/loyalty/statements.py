@@ -24,6 +24,7 @@ from sqlalchemy import (
     FromClause,
     Integer,
     Row,
+    ScalarSelect,
     Select,
     Table,
     Text,
@@ -109,12 +110,15 @@ class LockedRow(NamedTuple):
     #: The member's first spendable lots, read with the lock (:func:`lock_join` with
     #: ``lots``); ``None`` when not read, or when what was read may be out of date.
     lots: tuple[rules.Lot, ...] | None = None
+    #: The member's pending and expired points before the receipt, read with the lock
+    #: where the read is current (SQLite, whose writer holds the database from ``BEGIN``).
+    before: tuple[int, int] | None = None
 
 
 #: The account's columns that :data:`LOCK` reads (the rest of :class:`LockedRow` comes
 #: from the programme and the member).
 _LOCK_NAMES = tuple(
-    name for name in LockedRow._fields if name not in ("revision", "birthday", "lots")
+    name for name in LockedRow._fields if name not in ("revision", "birthday", "lots", "before")
 )
 
 
@@ -134,25 +138,37 @@ class LockJoin:
     right: FromClause
     onclause: ColumnElement[bool]
     columns: tuple[ColumnElement[Any], ...]
+    #: What the columns after the lock's own bring: ``lots`` (with ``lots_current`` on
+    #: PostgreSQL) and ``before`` (pending, then expired points; SQLite).
+    extras: tuple[str, ...] = ()
 
-    @staticmethod
-    def row(values: Sequence[Any]) -> LockedRow | None:
+    def row(self, values: Sequence[Any]) -> LockedRow | None:
         """The lock's values from the read (``None``: the member has no account yet)."""
         if values[0] is None:
             return None
-        width = len(LockedRow._fields) - 1
-        if len(values) == width:
-            return LockedRow(*values)
-        lots, current = values[width:]
-        return LockedRow._make([*values[:width], _lots_of(lots) if current else None])
+        width = len(LockedRow._fields) - 2
+        extra = dict(zip(self.extras, values[width:], strict=True))
+        lots = _lots_of(extra["lots"]) if "lots" in extra else None
+        if not extra.get("lots_current", True):
+            lots = None
+        before = (int(extra["pending"]), int(extra["expired"])) if "pending" in extra else None
+        return LockedRow._make([*values[:width], lots, before])
 
 
 def _lots_of(value: Any) -> tuple[rules.Lot, ...]:
     """Lots read as JSON ``[[id, remaining, expires_at epoch seconds or null], …]``."""
-    return tuple(
-        rules.Lot(int(i), int(n), None if at is None else datetime.fromtimestamp(at, UTC))
-        for i, n, at in value or ()
-    )
+    if isinstance(value, str):  # SQLite's JSON1 returns text
+        value = json.loads(value)
+    return tuple(rules.Lot(int(i), int(n), _lot_expiry(at)) for i, n, at in value or ())
+
+
+def _lot_expiry(value: float | str | None) -> datetime | None:
+    """A lot's expiry as read in JSON: epoch seconds (PostgreSQL) or stored text (SQLite)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return datetime.fromtimestamp(value, UTC)
 
 
 def _spendable_lots(whose: ColumnElement[bool]) -> Select[Any]:
@@ -172,9 +188,12 @@ def _spendable_lots(whose: ColumnElement[bool]) -> Select[Any]:
 def lock_join(dialect: str, *, lots: bool = False) -> LockJoin:
     """:class:`LockJoin` for the ``dialect`` (``postgresql`` or ``sqlite``).
 
-    With ``lots`` (PostgreSQL; for a receipt that redeems points) the read also brings the
-    member's first spendable lots at the ``now`` parameter, saving the redemption its own
-    read. They come from the statement's snapshot, while the lock may have waited for
+    With ``lots`` (for a receipt that redeems points) the read also brings the member's
+    first spendable lots at the ``now`` parameter, saving the redemption its own read. On
+    SQLite, whose till writer holds the database from ``BEGIN IMMEDIATE``, what the read
+    sees is current, and it also brings the member's pending and expired points, so the
+    receipt's answer is known before its insert (:attr:`LockedRow.before`). On PostgreSQL
+    the lots They come from the statement's snapshot, while the lock may have waited for
     another transaction of the member's that committed after it: the read compares the
     account row it locked with the snapshot's (``xmin``, the transaction that wrote each
     version). Every change to a member's lots also updates the account (the balance
@@ -205,6 +224,26 @@ def lock_join(dialect: str, *, lots: bool = False) -> LockJoin:
         .label("programme_revision"),
         MEMBER.c.birthday.label("member_birthday"),
     )
+    extras: tuple[str, ...] = ()
+    if dialect != "postgresql":
+        pending, expired = _position(LINE.c.member_id == MEMBER.c.id)
+        columns += (pending.label("account_pending"), expired.label("account_expired"))
+        extras = ("pending", "expired")
+        if lots:
+            first = (
+                _spendable_lots(LINE.c.member_id == MEMBER.c.id)
+                .correlate(MEMBER)
+                .limit(ledger.FIRST_LOTS)
+                .subquery("first_lots")
+            )
+            # Unordered: the allocation sorts the lots (:func:`rules.fifo_allocate`).
+            read = select(
+                func.json_group_array(
+                    func.json_array(first.c.id, first.c.remaining, first.c.expires_at)
+                )
+            ).scalar_subquery()
+            columns += (read.label("account_lots"),)
+            extras += ("lots",)
     if lots and dialect == "postgresql":
         first = (
             _spendable_lots(LINE.c.member_id == MEMBER.c.id)
@@ -230,7 +269,25 @@ def lock_join(dialect: str, *, lots: bool = False) -> LockJoin:
         )
         current = right.c.version.op("=")(seen)
         columns += (read.label("account_lots"), current.label("account_lots_current"))
-    return LockJoin(right, onclause, columns)
+        extras = ("lots", "lots_current")
+    return LockJoin(right, onclause, columns, extras)
+
+
+def _position(whose: ColumnElement[bool]) -> tuple[ScalarSelect[Any], ScalarSelect[Any]]:
+    """The pending and the expired-but-unprocessed points of the lots ``whose`` picks."""
+    live = (whose, LINE.c.remaining > 0)
+    pending = (
+        select(func.coalesce(func.sum(LINE.c.remaining), 0))
+        .where(*live, LINE.c.available_at > _NOW)
+        .where(or_(LINE.c.expires_at.is_(None), LINE.c.expires_at > _NOW))
+        .scalar_subquery()
+    )
+    expired = (
+        select(func.coalesce(func.sum(LINE.c.remaining), 0))
+        .where(*live, LINE.c.expires_at <= _NOW)
+        .scalar_subquery()
+    )
+    return pending, expired
 
 
 LOTS = _spendable_lots(LINE.c.member_id == _MEMBER_ID)
@@ -244,17 +301,7 @@ INSERT_LOT = insert(LINE).returning(LINE.c.id)
 # In the account's UPDATE a parameter may not be named like one of its columns.
 _OWNER: BindParameter[int] = bindparam("owner")
 _live = (LINE.c.member_id == _OWNER, LINE.c.remaining > 0)
-_PENDING = (
-    select(func.coalesce(func.sum(LINE.c.remaining), 0))
-    .where(*_live, LINE.c.available_at > _NOW)
-    .where(or_(LINE.c.expires_at.is_(None), LINE.c.expires_at > _NOW))
-    .scalar_subquery()
-)
-_EXPIRED = (
-    select(func.coalesce(func.sum(LINE.c.remaining), 0))
-    .where(*_live, LINE.c.expires_at <= _NOW)
-    .scalar_subquery()
-)
+_PENDING, _EXPIRED = _position(LINE.c.member_id == _OWNER)
 # The position comes back from the account's own update: the lock is held, so no other
 # transaction can change this member's lots between the update and its subqueries.
 _SAVE_VALUES = (
@@ -273,6 +320,8 @@ _SAVE_VALUES = (
     )
 )
 SAVE = _SAVE_VALUES.returning(_PENDING.label("pending"), _EXPIRED.label("expired"))
+#: The account's update alone, where the answer's numbers are known before it.
+SAVE_ACCOUNT = _SAVE_VALUES
 
 
 def _line_rows(names: Sequence[str]) -> Any:
@@ -434,6 +483,22 @@ class AnswerTo:
 
 
 _ANSWERED: dict[tuple[str, str, str], Any] = {}
+_ANSWER_UPDATES: dict[tuple[str, str, str], Any] = {}
+
+
+def _answer_update(target: AnswerTo) -> Any:
+    """``UPDATE`` of ``target``'s row with the whole answer (SQLite), built once per target
+    column: building a statement per receipt costs more than running it."""
+    name = (target.column.table.name, target.column.name, target.key.name)
+    built = _ANSWER_UPDATES.get(name)
+    if built is None:
+        built = (
+            update(target.column.table)
+            .where(target.key == bindparam("answer_key"))
+            .values({target.column: bindparam("answer", type_=target.column.type)})
+        )
+        _ANSWER_UPDATES[name] = built
+    return built
 
 
 def _with_answer(target: AnswerTo) -> Any:
@@ -551,9 +616,8 @@ class Writes:
             done = self._answer(answer, params, saved, 0, 0)
             if answer_to is not None:
                 self.conn.execute(
-                    update(answer_to.column.table)
-                    .where(answer_to.key == answer_to.key_value)
-                    .values({answer_to.column: {**answer_to.base, **done}})
+                    _answer_update(answer_to),
+                    {"answer_key": answer_to.key_value, "answer": {**answer_to.base, **done}},
                 )
             return done
         params["lines_json"] = lines_json(self.rows, _LINE_NAMES, self.conn.dialect)
@@ -573,9 +637,10 @@ class Writes:
     def plan_params(self, now: datetime, params: dict[str, Any]) -> dict[str, Any]:
         """The parameters of :func:`receipt_writes`' CTEs for what is pending here."""
         params = {**params, "owner": self.member_id, "now": now}
-        names = [n for n in _LINE_NAMES if n != "source_id"]
-        params["lines_json"] = lines_json(self.rows, names, self.conn.dialect)
-        params["takes_json"] = takes_json(self.takes)
+        if self.together:
+            names = [n for n in _LINE_NAMES if n != "source_id"]
+            params["lines_json"] = lines_json(self.rows, names, self.conn.dialect)
+            params["takes_json"] = takes_json(self.takes)
         return params
 
     def added(self, now: datetime) -> tuple[int, int]:

@@ -47,6 +47,7 @@ from regulars.loyalty.statements import (
     INSERT_LOT,
     LOCK,
     PRODUCT,
+    SAVE_ACCOUNT,
     AccountState,
     AnswerTo,
     LockedRow,
@@ -411,6 +412,8 @@ class TillPlan:
     new_balance: int
     add_pending: int
     add_expired: int
+    #: The writes themselves, for :func:`plan_write` (SQLite, no data-modifying CTEs).
+    writes: Writes
 
     def answer_with(self, pending: int, expired: int) -> dict[str, Any]:
         """The answer's points fields, given the member's points before the statement."""
@@ -457,7 +460,18 @@ def receipt_plan(
         new_balance=settled.account.balance,
         add_pending=add_pending,
         add_expired=add_expired,
+        writes=settled.writes,
     )
+
+
+def plan_write(uow: UnitOfWork, plan: TillPlan, *, source_id: int) -> None:
+    """Write a :class:`TillPlan` after the caller inserted its receipt ``source_id``, in
+    the receipt's transaction (SQLite: the statements run in turn, the account last)."""
+    for row in plan.writes.rows:
+        row["source_id"] = source_id
+    plan.writes.send()
+    uow.session.connection().execute(SAVE_ACCOUNT, plan.params)
+    _forget(uow)
 
 
 def planned(uow: UnitOfWork) -> None:

@@ -347,6 +347,30 @@ def _insert_with_points(
     return int(row.id), plan.answer_with(int(row.pending), int(row.expired))
 
 
+def _insert_planned(
+    uow: UnitOfWork,
+    values: dict[str, Any],
+    lines: list[dict[str, Any]],
+    first: FirstPurchase | None,
+    plan: loyalty.TillPlan,
+    before: tuple[int, int],
+) -> tuple[int, dict[str, Any]] | None:
+    """SQLite: insert a member's receipt with its whole answer, then its points.
+
+    The member's read brought the points pending and expired before the receipt (the till
+    writer holds the database, so they are current), so the answer is complete before the
+    insert and is written once. ``None`` when the key exists (nothing is written).
+    """
+    points = plan.answer_with(*before)
+    receipt_id = _insert_once(
+        uow, {**values, "response": {**values["response"], **points}}, lines, first
+    )
+    if receipt_id is None:
+        return None
+    loyalty.plan_write(uow, plan, source_id=receipt_id)
+    return receipt_id, points
+
+
 def _insert_lines(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
     """Insert a receipt's lines with a Core executemany of the table.
 
@@ -366,17 +390,15 @@ def _till_member_query(dialect: str, *, redeems: bool) -> TillMemberQuery:
     The extra columns are, in order: the list check, the lock's columns, the barcodes'
     product ids (:func:`_may_have_list`, :func:`_account_locked`, :func:`_product_ids`).
     """
-    lock = loyalty.lock_join(dialect, lots=redeems)
+    lock = _LOCKS[dialect, redeems]
     has_list = offers.has_open_list(bindparam("at", type_=RECEIPT_TABLE.c.occurred_at.type))
     also = (has_list, *lock.columns, barcodes_column(dialect))
     return TillMemberQuery(also=also, join=(lock.right, lock.onclause))
 
 
-_TILL_MEMBER = {
-    (name, redeems): _till_member_query(name, redeems=redeems)
-    for name in ("postgresql", "sqlite")
-    for redeems in (False, True)
-}
+_READS = [(name, redeems) for name in ("postgresql", "sqlite") for redeems in (False, True)]
+_LOCKS = {(name, redeems): loyalty.lock_join(name, lots=redeems) for name, redeems in _READS}
+_TILL_MEMBER = {key: _till_member_query(key[0], redeems=key[1]) for key in _READS}
 
 
 def _member_for(
@@ -534,7 +556,7 @@ def receipt_record(
         if existing is not None:
             return _replay(existing, digest)
         raise
-    locked = _account_locked(uow, member)
+    locked = _account_locked(uow, member, data)
     product_ids = _product_ids(uow, data, member)
     total = sum((line.amount for line in data.lines), Decimal("0"))
     discount = sum((line.discount for line in data.lines), Decimal("0"))
@@ -591,7 +613,11 @@ def receipt_record(
     points: dict[str, Any] | None = None
     receipt_id: int | None
     if plan is not None:
-        inserted = _insert_with_points(uow, values, lines, first, plan)
+        if uow.session.get_bind().dialect.name == "postgresql":
+            inserted = _insert_with_points(uow, values, lines, first, plan)
+        else:
+            assert isinstance(locked, loyalty.LockedRow) and locked.before is not None
+            inserted = _insert_planned(uow, values, lines, first, plan, locked.before)
         receipt_id, points = inserted if inserted is not None else (None, None)
     else:
         receipt_id = _insert_once(uow, values, lines, first)
@@ -620,15 +646,19 @@ def _points_plan(
     product_ids: list[int],
     now: datetime,
 ) -> loyalty.TillPlan | None:
-    """A member's points worked out before the receipt is inserted, so that one statement
-    writes both (PostgreSQL, :func:`_insert_with_points`); ``None`` where the receipt goes
-    the longer way (:func:`_member_part` after the insert): SQLite (no data-modifying
-    CTEs), coupons, a personal list to redeem, or loyalty needing a write of its own."""
+    """A member's points worked out before the receipt is inserted, so that the receipt is
+    written with its whole answer (PostgreSQL: one statement writes both,
+    :func:`_insert_with_points`; SQLite: :func:`_insert_planned`); ``None`` where the
+    receipt goes the longer way (:func:`_member_part` after the insert): coupons, a
+    personal list to redeem, loyalty needing a write of its own, or on SQLite a member
+    whose read did not bring the points before the receipt (no account yet)."""
     if member is None or locked is None or data.coupons or data.list_code is not None:
         return None
     if _may_have_list(member):
         return None
-    if uow.session.get_bind().dialect.name != "postgresql":
+    if uow.session.get_bind().dialect.name != "postgresql" and (
+        not isinstance(locked, loyalty.LockedRow) or locked.before is None
+    ):
         return None
     return loyalty.receipt_plan(
         uow,
@@ -652,7 +682,7 @@ def _may_have_list(member: TillMember) -> bool:
 
 
 def _account_locked(
-    uow: UnitOfWork, member: TillMember | None
+    uow: UnitOfWork, member: TillMember | None, data: ReceiptIn
 ) -> Row[Any] | loyalty.LockedRow | None:
     """The member's points account, locked before the receipt's key is taken.
 
@@ -663,7 +693,10 @@ def _account_locked(
     """
     if member is None:
         return None
-    locked = loyalty.LockJoin.row(member.also[1:-1]) if member.also else None
+    locked = None
+    if member.also:
+        lock = _LOCKS[uow.session.get_bind().dialect.name, bool(data.redeem_points)]
+        locked = lock.row(member.also[1:-1])
     return locked if locked is not None else loyalty.account_lock(uow, member.id)
 
 
