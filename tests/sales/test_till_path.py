@@ -251,3 +251,28 @@ def test_a_members_receipt_finds_known_unknown_and_sku_lines_products(
         select(Product).where(Product.barcode == "6901234567892")
     ).one()
     assert recorded == {1: world.products[0].id, 2: world.products[1].id, 3: placeholder.id}
+
+
+def test_a_replay_does_not_work_out_points_again(
+    client: Any, world: World, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The member's read says the receipt's key is taken, so loyalty is not asked to work
+    out points that the replay would not write."""
+    from regulars.sales import service as sales_service
+
+    planned: list[int] = []
+    real = sales_service.loyalty.receipt_plan
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        planned.append(kwargs["member_id"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sales_service.loyalty, "receipt_plan", counting)
+    assert _post(client, world, "RP-0").status_code == 201  # the account exists from here
+    planned.clear()
+    first = _post(client, world, "RP-1")
+    assert first.status_code == 201, first.text
+    assert len(planned) == 1
+    again = _post(client, world, "RP-1")
+    assert again.status_code == 200 and again.json() == first.json()
+    assert len(planned) == 1

@@ -387,13 +387,30 @@ def _till_member_query(dialect: str, *, redeems: bool) -> TillMemberQuery:
     receipt that ``redeems`` points, with the lots to spend) and finds the receipt's
     products, so a member's receipt spends no round trip of its own on any of them.
 
-    The extra columns are, in order: the list check, the lock's columns, the barcodes'
-    product ids (:func:`_may_have_list`, :func:`_account_locked`, :func:`_product_ids`).
+    It also says whether the receipt's key is taken already (a replay), so a replay does
+    not work out points that will not be written. The extra columns are, in order: the
+    list check, the lock's columns, the replay check, the barcodes' product ids
+    (:func:`_may_have_list`, :func:`_account_locked`, :func:`_seen`, :func:`_product_ids`).
     """
     lock = _LOCKS[dialect, redeems]
     has_list = offers.has_open_list(bindparam("at", type_=RECEIPT_TABLE.c.occurred_at.type))
-    also = (has_list, *lock.columns, barcodes_column(dialect))
+    seen = (
+        select(RECEIPT_TABLE.c.id)
+        .where(
+            RECEIPT_TABLE.c.store_id == bindparam("seen_store"),
+            RECEIPT_TABLE.c.terminal_id == bindparam("seen_terminal"),
+            RECEIPT_TABLE.c.receipt_no == bindparam("seen_no"),
+        )
+        .exists()
+    )
+    also = (has_list, *lock.columns, seen, barcodes_column(dialect))
     return TillMemberQuery(also=also, join=(lock.right, lock.onclause))
+
+
+def _seen(member: TillMember | None) -> bool:
+    """Whether the member's read found the receipt's key taken (:data:`_TILL_MEMBER`): a
+    replay, or a receipt another request recorded first. Only a hint (the insert decides)."""
+    return member is not None and bool(member.also) and bool(member.also[-2])
 
 
 _READS = [(name, redeems) for name in ("postgresql", "sqlite") for redeems in (False, True)]
@@ -402,7 +419,7 @@ _TILL_MEMBER = {key: _till_member_query(key[0], redeems=key[1]) for key in _READ
 
 
 def _member_for(
-    uow: UnitOfWork, ref: MemberRef | None, data: ReceiptIn, now: datetime
+    uow: UnitOfWork, ref: MemberRef | None, data: ReceiptIn, now: datetime, key: tuple[int, int]
 ) -> TillMember | None:
     """The active member a receipt names, or ``InvalidInput`` on ``member``.
 
@@ -424,6 +441,9 @@ def _member_for(
                 "at": data.occurred_at,
                 "keys": sorted({line.barcode for line in data.lines if line.barcode}),
                 "now": now,
+                "seen_store": key[0],
+                "seen_terminal": key[1],
+                "seen_no": data.receipt_no,
             },
         )
     except (NotFound, InvalidInput) as exc:
@@ -433,9 +453,12 @@ def _member_for(
     return member
 
 
-def _member_of(uow: UnitOfWork, data: ReceiptIn, now: datetime) -> TillMember | None:
-    """The receipt's member (by card, mobile, code, id or personal list), checked."""
-    member = _member_for(uow, data.member, data, now)
+def _member_of(
+    uow: UnitOfWork, data: ReceiptIn, now: datetime, key: tuple[int, int]
+) -> TillMember | None:
+    """The receipt's member (by card, mobile, code, id or personal list), checked; ``key``
+    is the receipt's store and till."""
+    member = _member_for(uow, data.member, data, now, key)
     if member is None and data.list_code:
         owner = member_resolve(
             uow.session, member_id=offers.list_by_code(uow, code=data.list_code).member_id
@@ -550,7 +573,7 @@ def receipt_record(
     digest = _digest(data)
     now = utcnow()
     try:
-        member = _member_of(uow, data, now)
+        member = _member_of(uow, data, now, (store.id, terminal.id))
     except DomainError:
         existing = _existing(uow, store.id, terminal.id, data.receipt_no)
         if existing is not None:
@@ -654,7 +677,7 @@ def _points_plan(
     whose read did not bring the points before the receipt (no account yet)."""
     if member is None or locked is None or data.coupons or data.list_code is not None:
         return None
-    if _may_have_list(member):
+    if _may_have_list(member) or _seen(member):
         return None
     if uow.session.get_bind().dialect.name != "postgresql" and (
         not isinstance(locked, loyalty.LockedRow) or locked.before is None
@@ -696,7 +719,7 @@ def _account_locked(
     locked = None
     if member.also:
         lock = _LOCKS[uow.session.get_bind().dialect.name, bool(data.redeem_points)]
-        locked = lock.row(member.also[1:-1])
+        locked = lock.row(member.also[1:-2])
     return locked if locked is not None else loyalty.account_lock(uow, member.id)
 
 
