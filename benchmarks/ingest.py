@@ -39,6 +39,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -376,14 +377,25 @@ async def _phase(
             latencies.append(time.perf_counter() - began)
             statuses[answer.status_code] += 1
 
-    probe = probe or CpuProbe()
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=120) as client:
-        server_cpu, db_cpu = probe.read()
-        cpu, began = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(clients)))
-        wall = time.perf_counter() - began
-        cpu = time.process_time() - cpu
-        server_after, db_after = probe.read()
+        workers = [worker(client) for _ in range(clients)]
+        return await _measured(probe or CpuProbe(), workers, latencies, statuses)
+
+
+async def _measured(
+    probe: CpuProbe,
+    workers: list[Coroutine[Any, Any, None]],
+    latencies: list[float],
+    statuses: Counter[int],
+) -> dict[str, Any]:
+    """Run the ``workers`` (which fill ``latencies`` and ``statuses``) and return the
+    phase's figures: rate, latency, statuses, and the CPU of client, server and database."""
+    server_cpu, db_cpu = probe.read()
+    cpu, began = time.process_time(), time.perf_counter()
+    await asyncio.gather(*workers)
+    wall = time.perf_counter() - began
+    cpu = time.process_time() - cpu
+    server_after, db_after = probe.read()
     latencies.sort()
     return {
         "requests": len(latencies),
@@ -445,25 +457,8 @@ async def _raw_phase(
         finally:
             writer.close()
 
-    probe = probe or CpuProbe()
-    server_cpu, db_cpu = probe.read()
-    cpu, began = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(clients)))
-    wall = time.perf_counter() - began
-    cpu = time.process_time() - cpu
-    server_after, db_after = probe.read()
-    latencies.sort()
-    return {
-        "requests": len(latencies),
-        "seconds": wall,
-        "per_second": len(latencies) / wall,
-        "p50_ms": 1000 * statistics.median(latencies),
-        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
-        "statuses": {str(k): v for k, v in sorted(statuses.items())},
-        "client_cpu_seconds": cpu,
-        "server_cpu_ms": 1000 * (server_after - server_cpu) / max(1, len(latencies)),
-        "database_cpu_ms": 1000 * (db_after - db_cpu) / max(1, len(latencies)),
-    }
+    workers = [worker() for _ in range(clients)]
+    return await _measured(probe or CpuProbe(), workers, latencies, statuses)
 
 
 def load_main(base_url: str, jobs: Path, clients: int, lean: bool = False) -> None:

@@ -355,15 +355,16 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-_PROCESSORS: dict[str, Any] = {}
+_PROCESSORS: dict[str, dict[str, Any]] = {}
 
 
 def lines_json(rows: Sequence[dict[str, Any]], names: Sequence[str], dialect: Dialect) -> str:
     """``rows`` of ledger lines as :func:`_line_rows` reads them: each value as the column's
     type binds it on ``dialect`` (money in cents, times in UTC), then as JSON."""
-    if not _PROCESSORS:
-        for name in _LINE_NAMES:
-            _PROCESSORS[name] = LINE.c[name].type.bind_processor(dialect)
+    processors = _PROCESSORS.get(dialect.name)
+    if processors is None:
+        processors = {name: LINE.c[name].type.bind_processor(dialect) for name in _LINE_NAMES}
+        _PROCESSORS[dialect.name] = processors
     out = []
     for row in rows:
         item: dict[str, Any] = {}
@@ -372,7 +373,7 @@ def lines_json(rows: Sequence[dict[str, Any]], names: Sequence[str], dialect: Di
             if name == "detail":
                 item[name] = value
                 continue
-            process = _PROCESSORS[name]
+            process = processors[name]
             if process is not None and value is not None:
                 value = process(value)
             item[name] = _json_value(value)

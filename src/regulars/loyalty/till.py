@@ -526,6 +526,7 @@ __all__ = [
     "TillPlan",
     "account_lock",
     "lock_join",
+    "plan_write",
     "planned",
     "points_before",
     "receipt_plan",
