@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from regulars.core.db import Base, Money, Quantity, UTCDateTime
@@ -24,6 +24,13 @@ class Receipt(Base):
     __table_args__ = (
         UniqueConstraint("store_id", "terminal_id", "receipt_no"),
         Index("ix_receipt_member_time", "member_id", "occurred_at"),
+        # Only returns have an original: sales (and bulk imports) write no entry.
+        Index(
+            "ix_receipt_original_receipt_id",
+            "original_receipt_id",
+            postgresql_where=text("original_receipt_id IS NOT NULL"),
+            sqlite_where=text("original_receipt_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -35,7 +42,7 @@ class Receipt(Base):
     cashier: Mapped[str | None] = mapped_column(String(64))
     # An erased member's receipts stay for aggregates but lose the link to the person.
     member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"), info={"erase": "unlink"})
-    original_receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipt.id"), index=True)
+    original_receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipt.id"))
     total: Mapped[Decimal] = mapped_column(Money)
     discount_total: Mapped[Decimal] = mapped_column(Money)
     line_count: Mapped[int]
@@ -50,7 +57,16 @@ class ReceiptLine(Base):
     """A product line of a receipt; a return line is negative and names the line it returns."""
 
     __tablename__ = "receipt_line"
-    __table_args__ = (UniqueConstraint("receipt_id", "line_no"),)
+    __table_args__ = (
+        UniqueConstraint("receipt_id", "line_no"),
+        # Only return lines have an original: sale lines write no entry.
+        Index(
+            "ix_receipt_line_original_line_id",
+            "original_line_id",
+            postgresql_where=text("original_line_id IS NOT NULL"),
+            sqlite_where=text("original_line_id IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     receipt_id: Mapped[int] = mapped_column(ForeignKey("receipt.id", ondelete="CASCADE"))
@@ -60,4 +76,4 @@ class ReceiptLine(Base):
     unit_price: Mapped[Decimal] = mapped_column(Money)
     discount: Mapped[Decimal] = mapped_column(Money)
     amount: Mapped[Decimal] = mapped_column(Money)
-    original_line_id: Mapped[int | None] = mapped_column(ForeignKey("receipt_line.id"), index=True)
+    original_line_id: Mapped[int | None] = mapped_column(ForeignKey("receipt_line.id"))
