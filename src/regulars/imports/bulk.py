@@ -28,7 +28,7 @@ from regulars.core.db import is_postgres
 from regulars.core.uow import UnitOfWork
 
 
-def _driver(uow: UnitOfWork) -> tuple[Any, bool]:
+def driver(uow: UnitOfWork) -> tuple[Any, bool]:
     """The DBAPI connection of the unit of work's transaction and whether it is PostgreSQL."""
     connection = uow.session.connection()
     return connection.connection.driver_connection, is_postgres(connection.dialect)
@@ -45,7 +45,7 @@ def write_cache(uow: UnitOfWork, mebibytes: int = 64) -> Iterator[None]:
     transaction: the connection goes back to the pool at the commit, so its setting is
     restored before. PostgreSQL: nothing to do (``shared_buffers`` is the server's).
     """
-    raw, pg = _driver(uow)
+    raw, pg = driver(uow)
     if pg:
         yield
         return
@@ -96,7 +96,7 @@ def fetch_in(
     """
     if len(values) == 0:
         return pl.DataFrame(schema=schema)
-    raw, pg = _driver(uow)
+    raw, pg = driver(uow)
     param: object
     if pg:
         series = values if isinstance(values, pl.Series) else pl.Series(values)
@@ -123,7 +123,7 @@ def existing_receipts(uow: UnitOfWork, keys: pl.DataFrame) -> pl.DataFrame:
     schema = {"terminal_id": pl.Int64, "receipt_no": pl.String, "known_hash": pl.String}
     if keys.is_empty():
         return pl.DataFrame(schema=schema)
-    raw, pg = _driver(uow)
+    raw, pg = driver(uow)
     cursor = raw.cursor()
     try:
         if pg:
@@ -158,7 +158,7 @@ def reserve_ids(uow: UnitOfWork, table: str, count: int) -> pl.Series:
     next ``count`` ids after ``max(id)``; the transaction holds the write lock since its
     ``BEGIN IMMEDIATE``, so nobody else can take them.
     """
-    raw, pg = _driver(uow)
+    raw, pg = driver(uow)
     cursor = raw.cursor()
     try:
         if pg:
@@ -183,7 +183,7 @@ def write_rows(uow: UnitOfWork, table: str, frame: pl.DataFrame) -> None:
     """Append the rows of ``frame`` to ``table`` (columns by name, values as stored)."""
     if frame.is_empty():
         return
-    raw, pg = _driver(uow)
+    raw, pg = driver(uow)
     names = ", ".join(frame.columns)
     if pg:
         buffer = io.BytesIO()
@@ -210,7 +210,7 @@ def update_from(uow: UnitOfWork, sql: str, frame: pl.DataFrame, types: dict[str,
     """
     if frame.is_empty():
         return
-    raw, pg = _driver(uow)
+    raw, pg = driver(uow)
     names = list(frame.columns)
     params: tuple[object, ...]
     if pg:

@@ -47,12 +47,22 @@ def scaled(column: str, places: int, *, signed: bool = False) -> pl.Expr:
     return pl.when(ok).then(pl.when(negative).then(-value).otherwise(value)).otherwise(None)
 
 
-def timestamp(column: str) -> tuple[pl.Expr, pl.Expr]:
-    """(instant in UTC, or null; whether the text is a date-time without a time zone)."""
-    text = pl.col(column).str.replace(r"[Zz]$", "+00:00").str.replace(" ", "T", literal=True)
-    aware = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_zone="UTC")
-    naive = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False).is_not_null()
-    return aware, naive & aware.is_null()
+def _zoned(column: str) -> pl.Expr:
+    return pl.col(column).str.replace(r"[Zz]$", "+00:00").str.replace(" ", "T", literal=True)
+
+
+def timestamp(column: str) -> pl.Expr:
+    """A date-time text column with its time zone as the instant in UTC; null otherwise."""
+    return _zoned(column).str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_zone="UTC")
+
+
+def naive_timestamp(column: str) -> pl.Expr:
+    """Whether a text column is a date-time without a time zone.
+
+    Meant for the few values ``timestamp`` refused: parsing costs about as much as
+    ``timestamp`` itself, so it is not run over a whole file.
+    """
+    return _zoned(column).str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False).is_not_null()
 
 
 def normalised(values: pl.Series, rule: Callable[[str], str]) -> dict[str, str | None]:

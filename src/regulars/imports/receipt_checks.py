@@ -10,15 +10,32 @@ import polars as pl
 
 from regulars.core.i18n import _
 from regulars.imports import checks
+from regulars.imports.formats import LINE
 from regulars.imports.outcome import Outcome, say
+from regulars.imports.receipt_rows import KEY
 
-__all__ = ["bad", "lines_check"]
+__all__ = ["bad", "lines_check", "spread_bad_receipts"]
 
 
 def bad(
     outcome: Outcome, frame: pl.DataFrame, mask: pl.Expr, column_name: str, reason: str | pl.Expr
 ) -> None:
     outcome.add_frame(frame.filter(mask), column=column_name, reason=reason)
+
+
+def spread_bad_receipts(f: pl.DataFrame, outcome: Outcome) -> pl.DataFrame:
+    """Leave out whole receipts with a bad line, reporting their other lines; return the rest."""
+    is_bad = pl.col(LINE).is_in(list(outcome.bad_lines))
+    keyed = f.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in KEY))
+    first_bad = keyed.filter(is_bad).group_by(KEY).agg(pl.col(LINE).min().alias("bad_line"))
+    others = keyed.filter(~is_bad).join(first_bad, on=KEY, how="inner")
+    reason = pl.format(
+        say(_("receipt {no} has a bad line {line}"), no="{}", line="{}"),
+        pl.col("receipt_no"),
+        pl.col("bad_line"),
+    )
+    outcome.add_frame(others, column="receipt_no", reason=reason)
+    return f.filter(~pl.col(LINE).is_in(list(outcome.bad_lines)))
 
 
 def lines_check(frame: pl.DataFrame, outcome: Outcome) -> pl.DataFrame:
@@ -28,11 +45,9 @@ def lines_check(frame: pl.DataFrame, outcome: Outcome) -> pl.DataFrame:
     ``at``, ``qty``, ``price``, ``disc``, ``amt``, ``mobile_e164``, ``barcode_n`` and
     ``member_key`` (``card:…``, ``mobile:…`` or ``ref:…``) added.
     """
-    occurred, naive = checks.timestamp("occurred_at")
     mobile_map = checks.mobiles(frame["member_mobile"])
     f = frame.with_columns(
-        occurred.alias("at"),
-        naive.alias("naive"),
+        checks.timestamp("occurred_at").alias("at"),
         checks.scaled("quantity", 3).alias("qty"),
         checks.scaled("unit_price", 2).alias("price"),
         pl.when(pl.col("discount").is_null())
@@ -45,8 +60,11 @@ def lines_check(frame: pl.DataFrame, outcome: Outcome) -> pl.DataFrame:
         .alias("mobile_e164"),
         checks.barcode("barcode").alias("barcode_n"),
     )
+    refused = f.filter(pl.col("at").is_null() & pl.col("occurred_at").is_not_null())
+    naive = refused.filter(checks.naive_timestamp("occurred_at"))[LINE]
     f = f.with_columns(
-        ((pl.col("qty") * pl.col("price") + 500) // 1000 - pl.col("disc")).alias("expected")
+        pl.col(LINE).is_in(naive.to_list()).alias("naive"),
+        ((pl.col("qty") * pl.col("price") + 500) // 1000 - pl.col("disc")).alias("expected"),
     )
     members_given = (
         pl.col("member_card").is_not_null().cast(pl.Int8)

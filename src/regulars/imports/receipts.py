@@ -29,11 +29,9 @@ How it goes, and why:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 import polars as pl
 from sqlalchemy import insert, select
@@ -47,7 +45,8 @@ from regulars.imports import bulk, checks
 from regulars.imports.first_purchases import first_purchases_note
 from regulars.imports.formats import LINE
 from regulars.imports.outcome import Checkpoint, Outcome, Progress, say
-from regulars.imports.receipt_checks import bad, lines_check
+from regulars.imports.receipt_checks import bad, lines_check, spread_bad_receipts
+from regulars.imports.receipt_refs import RowTriggers, parents_lock
 from regulars.imports.receipt_rows import (
     KEY,
     line_rows,
@@ -63,9 +62,14 @@ HEADER = ["occurred_at", "member_key", "cashier", "payment_method"]
 
 @dataclass
 class ReceiptsResult:
-    """What the receipts loader leaves for later steps: the members it touched."""
+    """What the receipts loader leaves for later steps: the members it touched.
+
+    ``row_triggers_skipped``: whether its rows were written without per-row foreign key
+    triggers (PostgreSQL, when permitted; see ``receipt_refs``).
+    """
 
     member_ids: set[int]
+    row_triggers_skipped: bool = False
 
 
 def _resolve(uow: UnitOfWork, f: pl.DataFrame, outcome: Outcome) -> pl.DataFrame:
@@ -166,26 +170,6 @@ def _consistency(f: pl.DataFrame, outcome: Outcome) -> None:
     )
 
 
-def _spread_bad_receipts(f: pl.DataFrame, outcome: Outcome) -> pl.DataFrame:
-    """Leave out whole receipts with a bad line, reporting their other lines; return the rest."""
-    bad = pl.col(LINE).is_in(list(outcome.bad_lines))
-    keyed = f.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in KEY))
-    first_bad = keyed.filter(bad).group_by(KEY).agg(pl.col(LINE).min().alias("bad_line"))
-    others = keyed.filter(~bad).join(first_bad, on=KEY, how="inner")
-    reason = pl.format(
-        say(_("receipt {no} has a bad line {line}"), no="{}", line="{}"),
-        pl.col("receipt_no"),
-        pl.col("bad_line"),
-    )
-    outcome.add_frame(others, column="receipt_no", reason=reason)
-    return f.filter(~pl.col(LINE).is_in(list(outcome.bad_lines)))
-
-
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _places(
     uow: UnitOfWork, good: pl.DataFrame, *, is_demo: bool
 ) -> dict[tuple[str, str], tuple[int, int]]:
@@ -251,9 +235,19 @@ def _answer_time(now: datetime) -> str:
 
 
 def _insert(
-    uow: UnitOfWork, heads: pl.DataFrame, lines: pl.DataFrame, *, source: str, now: datetime
+    uow: UnitOfWork,
+    heads: pl.DataFrame,
+    lines: pl.DataFrame,
+    *,
+    source: str,
+    now: datetime,
+    triggers: RowTriggers,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Insert a batch of new receipts and their lines; return both (heads with ``id``)."""
+    """Insert a batch of new receipts and their lines; return both (heads with ``id``).
+
+    The parents of ``lines`` are locked (``receipt_refs.parents_lock``), so the rows are
+    written without per-row foreign key triggers where the database allows it.
+    """
     heads = heads.with_columns(bulk.reserve_ids(uow, "receipt", heads.height))
     rows = receipt_rows(
         heads,
@@ -263,7 +257,7 @@ def _insert(
         postgres=bulk.is_pg(uow),
     )
     written = line_rows(lines, heads)
-    with bulk.write_cache(uow):
+    with bulk.write_cache(uow), triggers.skipped(uow):
         bulk.write_rows(uow, "receipt", rows)
         bulk.write_rows(uow, "receipt_line", written)
     return heads.select("id", "member_id", "at"), written
@@ -284,7 +278,7 @@ def receipts_load(
     f = lines_check(frame, outcome)
     f = _resolve(uow, f, outcome)
     _consistency(f.filter(~pl.col(LINE).is_in(list(outcome.bad_lines))), outcome)
-    good = _spread_bad_receipts(f, outcome)
+    good = spread_bad_receipts(f, outcome)
     places = _places(uow, good, is_demo=is_demo)
     ids = pl.DataFrame(
         [(s, t, a, b) for (s, t), (a, b) in places.items()],
@@ -306,6 +300,7 @@ def receipts_load(
     done_lines = 0
     now = utcnow()
     conflict = say(_("receipt {no} was already recorded with different content"), no="{}")
+    triggers = RowTriggers()
     for start in range(0, heads.height, BATCH_RECEIPTS):
         batch = heads.slice(start, BATCH_RECEIPTS)
         same = batch.filter(pl.col("known_hash") == pl.col("hash"))
@@ -319,9 +314,18 @@ def receipts_load(
             column="receipt_no",
             reason=pl.format(conflict, pl.col("receipt_no")),
         )
+        named = good.join(fresh.select(KEY), on=KEY, how="semi")
+        lines = parents_lock(uow, named, outcome)
+        if lines.height < named.height:
+            fresh = fresh.join(lines.select(KEY), on=KEY, how="semi", maintain_order="left")
         if fresh.height:
-            lines = good.join(fresh.select(KEY), on=KEY, how="semi")
-            first_purchases_note(uow, *_insert(uow, fresh, lines, source=source, now=now))
+            heads_written, lines_written = _insert(
+                uow, fresh, lines, source=source, now=now, triggers=triggers
+            )
+            # A member of an earlier batch already has a purchase no later than this one.
+            first_purchases_note(
+                uow, heads_written.filter(~pl.col("member_id").is_in(list(members))), lines_written
+            )
             outcome.loaded += lines.height
             members.update(fresh["member_id"].drop_nulls().unique().to_list())
         uow.flush()
@@ -330,4 +334,4 @@ def receipts_load(
         done_lines += int(batch["line_count"].sum() or 0)
         if progress is not None:
             progress("receipts", done_lines, total_lines)
-    return ReceiptsResult(member_ids=members)
+    return ReceiptsResult(member_ids=members, row_triggers_skipped=bool(triggers.skipping))
