@@ -57,8 +57,9 @@ def running_server(
         "REGULARS_DATA_KEY": settings.data_key or "",
         "REGULARS_VAR_DIR": str(settings.var_dir),
     }
-    command = [sys.executable, "-m", "uvicorn", "regulars.entrypoints.asgi:app"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    # ``regulars serve`` as in production (its HTTP protocol included), without the jobs.
+    command = [str(Path(sys.executable).with_name("regulars")), "serve", "--no-scheduler"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"

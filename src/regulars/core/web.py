@@ -75,6 +75,16 @@ def _nul_field(raw: bytes) -> str | None:
     return None
 
 
+def _is_form(scope: Scope) -> bool:
+    """Whether the request's body is a URL-encoded form."""
+    for name, value in scope.get("headers") or ():
+        if name == b"content-type":
+            return bool(
+                value.split(b";")[0].strip().lower() == b"application/x-www-form-urlencoded"
+            )
+    return False
+
+
 class RejectNul:
     """Refuse a NUL character in the path, the query string or a URL-encoded form (422).
 
@@ -94,11 +104,8 @@ class RejectNul:
             return
         field = "path" if "\x00" in scope.get("path", "") else None
         field = field or _nul_field(scope.get("query_string", b""))
-        content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
         buffered: list[Message] = []
-        if field is None and content_type.split(b";")[0].strip().lower() == (
-            b"application/x-www-form-urlencoded"
-        ):
+        if field is None and _is_form(scope):
             body = b""
             while True:
                 message = await receive()

@@ -34,6 +34,7 @@ from regulars.members.portal_web import router as portal_pages
 from regulars.members.web import router as member_pages
 from regulars.offers.api import router as offers_router
 from regulars.offers.web import router as offers_pages
+from regulars.sales.api import TillReceiptFastPath
 from regulars.sales.api import router as till_router
 from regulars.sales.api import staff_router as sales_router
 from regulars.staff.api import router as staff_router
@@ -69,6 +70,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.session_factory = make_session_factory(engine)
     app.state.tables = len(schema.metadata.tables)
     wire()
+    # Added first, so it runs inside the error handlers' NUL check (added below).
+    app.add_middleware(TillReceiptFastPath)
     install_error_handlers(app)
 
     @app.exception_handler(LoginRequired)

@@ -27,6 +27,7 @@ from regulars.entrypoints.cli_jobs import jobs_app, points_app
 from regulars.entrypoints.cli_lists import lists_app
 from regulars.entrypoints.cli_offers import attach_list_commands, deals_app
 from regulars.entrypoints.cli_outbox import outbox_app
+from regulars.entrypoints.serving import OneWriteHttpProtocol
 from regulars.entrypoints.wiring import wire
 from regulars.jobs.registry import scheduler_thread
 from regulars.members import queries as member_queries
@@ -97,6 +98,11 @@ def serve(
         port=port or settings.port,
         workers=workers,
         log_level="warning",
+        # One socket write per answer instead of two (see ``serving``).
+        http=OneWriteHttpProtocol,
+        # Access lines are not logged at the "warning" level; without this uvicorn would
+        # still build each one's parts.
+        access_log=False,
         # uvicorn kills a worker that does not answer its supervisor within 5 s by default;
         # importing the app takes longer than that on a busy machine, and the workers
         # were then killed and restarted forever.

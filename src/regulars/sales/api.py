@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response, Security
-from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
+from pydantic import ValidationError
+from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from regulars.catalog.queries import TillKeys, TillRef
 from regulars.core.errors import Unauthorized
@@ -26,6 +31,7 @@ from regulars.staff.models import StaffAccount
 
 router = APIRouter(prefix="/api/v1", tags=["till"])
 staff_router = APIRouter(prefix="/api/v1", tags=["sales"])
+_JSON = "application/json"
 _api_key = APIKeyHeader(name="X-Api-Key", auto_error=False, description="The till's own API key")
 
 
@@ -65,15 +71,18 @@ async def current_till(
 Till = Annotated[TillRef, Depends(current_till)]
 
 
-def _answer(recorded: Recorded) -> JSONResponse:
+def _answer(recorded: Recorded) -> Response:
     """201 with the first answer, or 200 and ``Idempotent-Replay`` for a replay.
 
     The answer is already what :class:`ReceiptAnswer` dumps, so it is sent as it is
-    (FastAPI would validate it against the response model a second time).
+    (FastAPI would validate it against the response model a second time), encoded by
+    ``pydantic_core`` (the same compact UTF-8 JSON as ``JSONResponse``, in a fifth of the
+    time of the standard library's encoder).
     """
+    body = to_json(recorded.answer)
     if recorded.replayed:
-        return JSONResponse(recorded.answer, headers={"Idempotent-Replay": "true"})
-    return JSONResponse(recorded.answer, status_code=201)
+        return Response(body, media_type=_JSON, headers={"Idempotent-Replay": "true"})
+    return Response(body, status_code=201, media_type=_JSON)
 
 
 @router.post("/till/identify", response_model=IdentifyAnswer)
@@ -96,7 +105,7 @@ def identify(uow: UowDep, till: Till, data: IdentifyRequest) -> IdentifyAnswer:
     status_code=201,
     responses={200: {"description": "A replay: the first answer, nothing recorded again"}},
 )
-async def post_receipt(request: Request, till: Till, data: ReceiptIn) -> JSONResponse:
+async def post_receipt(request: Request, till: Till, data: ReceiptIn) -> Response:
     """Record a checkout; a replay returns the first answer and records nothing."""
     # The till's hot path: the whole unit of work runs in one worker thread (a sync
     # dependency and a sync route would each hand the request to a thread and back).
@@ -110,6 +119,80 @@ def _receipt_record(app: FastAPI, till: TillRef, data: ReceiptIn) -> Recorded:
         recorded = service.receipt_record(uow, store=till.store, terminal=till.terminal, data=data)
         uow.commit()
     return recorded
+
+
+class TillReceiptFastPath:
+    """``POST /api/v1/receipts`` answered without the framework's layers, when all goes well.
+
+    Every till posts each checkout, so this one request is most of the server's work, and
+    for it the layers between the server and the route (exception middleware, routing,
+    the request object, dependency solving, body parsing into Python objects first) cost
+    about as much Python time as recording the receipt. This middleware, placed inside
+    :class:`regulars.core.web.RejectNul` and the body-size limit, handles the usual case
+    itself: a till key the worker already trusts (:meth:`TillKeys.recall`), a body that
+    Pydantic validates straight from its JSON bytes, and a receipt recorded without an
+    error, in a worker thread of its own pool.
+
+    Anything else (no key or one not in memory, a body that does not validate, any error
+    while recording, whose unit of work has then rolled back) goes on to the documented
+    route (:func:`post_receipt`) with the body it read, so every refusal is the route's,
+    word for word, and this path has no error handling of its own to keep in step.
+    """
+
+    PATH = "/api/v1/receipts"
+
+    def __init__(self, app: ASGIApp, threads: int = 20) -> None:
+        self.app = app
+        self.answered = 0  # receipts this path answered itself (tests read it)
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="till")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer a till's receipt here, or pass the request on unchanged."""
+        if scope["type"] != "http" or scope["path"] != self.PATH or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        app: FastAPI = scope["app"]
+        till = None
+        for name, value in scope["headers"]:
+            if name == b"x-api-key":
+                till = till_keys(app).recall(value.decode("latin-1")) if value else None
+                break
+        messages: list[Message] = []
+        body = b""
+        while True:
+            message = await receive()
+            messages.append(message)
+            body += message.get("body", b"")
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+        recorded = None
+        if till is not None and messages[-1]["type"] == "http.request":
+            try:
+                data = ReceiptIn.model_validate_json(body)
+            except ValidationError:
+                data = None
+            if data is not None:
+                recorded = await self._record(app, till, data)
+        if recorded is not None:
+            self.answered += 1
+            await _answer(recorded)(scope, receive, send)
+            return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _record(self, app: FastAPI, till: TillRef, data: ReceiptIn) -> Recorded | None:
+        """Record the receipt in this path's thread pool; ``None`` if anything failed."""
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        try:
+            return await loop.run_in_executor(
+                self._pool, context.run, _receipt_record, app, till, data
+            )
+        except Exception:  # the route records it again and answers the error
+            return None
 
 
 @router.post(
