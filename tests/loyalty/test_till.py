@@ -7,11 +7,13 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from regulars.core.uow import UnitOfWork
 from regulars.loyalty import queries, service
 from regulars.loyalty.models import PointsAccount, PointsLine
+from regulars.loyalty.programme import programme_get
+from regulars.loyalty.till import account_lock
 from regulars.sales.models import Receipt
 from tests.factories.loyalty import configure
 from tests.factories.world import World, receipt_payload
@@ -165,3 +167,30 @@ def test_a_reward_line_never_earns(client: TestClient, world: World, uow: UnitOf
     earn = lines_of(uow, world.members[0].id)[0]
     assert earn.detail["lines"] == {"1": 4}
     assert earn.spend == Decimal("4.00")
+
+
+def test_a_member_s_first_account_is_opened_locked_in_the_entry_tier(
+    world: World, uow: UnitOfWork
+) -> None:
+    member = world.members[1]
+    programme = programme_get(uow)  # seeded: the account opens in one statement
+    before = uow.session.scalar(select(func.count()).select_from(PointsAccount))
+    statements: list[str] = []
+
+    def seen(*args: Any) -> None:
+        statements.append(args[2])
+
+    conn = uow.session.connection()
+    event.listen(conn, "before_cursor_execute", seen)
+    row = account_lock(uow, member.id)
+    event.remove(conn, "before_cursor_execute", seen)
+    assert len(statements) == 1, statements  # opened and locked by its insert
+    assert (row.balance, row.debt, row.lifetime_earned) == (0, 0, 0)
+    assert row.tier_code == "standard"
+    assert row.qualifying_spend == Decimal("0")
+    assert row.revision == programme.revision
+    assert row.birthday == member.birthday
+    assert uow.session.scalar(select(func.count()).select_from(PointsAccount)) == before + 1
+    again = account_lock(uow, member.id)  # the account exists: locked, not opened twice
+    assert again.id == row.id and again.tier_code == "standard"
+    assert uow.session.scalar(select(func.count()).select_from(PointsAccount)) == before + 1

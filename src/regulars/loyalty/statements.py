@@ -40,13 +40,13 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from regulars.catalog.models import Product
 from regulars.core.db import UTCDateTime
 from regulars.loyalty import ledger, rules
-from regulars.loyalty.models import LoyaltyProgramme, PointsAccount, PointsLine
+from regulars.loyalty.models import LoyaltyProgramme, LoyaltyTier, PointsAccount, PointsLine
 from regulars.loyalty.programme import PROGRAMME_CODE
 from regulars.members.models import Member
 
@@ -91,6 +91,59 @@ LOCK = (
     .where(ACCOUNT.c.member_id == _MEMBER_ID)
     .with_for_update(of=ACCOUNT)
 )
+
+
+def _opened(dialect: str) -> Any:
+    """A member's first account, in the entry tier, already locked: its ``LOCK`` columns.
+
+    One statement instead of four (the lock finding nothing, the programme's read, the
+    insert, the lock again): the entry tier is the programme's lowest rank, read by the
+    insert itself, and the row a transaction inserts is locked for it until it commits.
+    Nothing comes back when another receipt of the member made the account first (wait
+    for it with ``LOCK``) or the programme has no tiers yet (it is seeded on first use).
+    """
+    tier = table_of(LoyaltyTier)
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    entry = (
+        select(
+            _MEMBER_ID,
+            literal(0),
+            literal(0),
+            literal(0),
+            tier.c.code,
+            _NOW,
+            literal(0),
+            _NOW,
+        )
+        .select_from(tier.join(PROGRAMME, tier.c.programme_id == PROGRAMME.c.id))
+        .where(PROGRAMME.c.code == PROGRAMME_CODE)
+        .order_by(tier.c.rank, tier.c.id)
+        .limit(1)
+    )
+    columns = [
+        ACCOUNT.c[name]
+        for name in (
+            "member_id",
+            "balance",
+            "debt",
+            "lifetime_earned",
+            "tier_code",
+            "tier_since",
+            "qualifying_spend",
+            "updated_at",
+        )
+    ]
+    locked = LOCK.selected_columns
+    return (
+        builder(ACCOUNT)
+        .from_select(columns, entry)
+        .on_conflict_do_nothing(index_elements=["member_id"])
+        .returning(*locked)
+    )
+
+
+#: Per dialect: open a member's account and return it locked (see :func:`_opened`).
+OPEN = {name: _opened(name) for name in ("postgresql", "sqlite")}
 
 
 class LockedRow(NamedTuple):

@@ -46,6 +46,7 @@ from regulars.loyalty.programme import Config, ProgrammeView, programme_view
 from regulars.loyalty.statements import (
     INSERT_LOT,
     LOCK,
+    OPEN,
     PRODUCT,
     SAVE_ACCOUNT,
     AccountState,
@@ -79,8 +80,11 @@ def account_lock(uow: UnitOfWork, member_id: int) -> Row[Any] | LockedRow:
     taking them in opposite orders could deadlock.
     """
     conn = uow.session.connection()
-    row = conn.execute(LOCK, {"member_id": member_id}).first()
-    if row is None:
+    # Callers come here when the member's read found no account: open it first (one
+    # statement); if it exists after all, or appeared meanwhile, lock it as usual.
+    opened = conn.execute(OPEN[conn.dialect.name], {"member_id": member_id, "now": utcnow()})
+    row = opened.first() or conn.execute(LOCK, {"member_id": member_id}).first()
+    if row is None:  # the programme was never used: seed it, then open the account
         view = programme_view(uow)
         ledger.account_create(uow, member_id=member_id, tier_code=view.config.lowest.code)
         row = conn.execute(LOCK, {"member_id": member_id}).one()
