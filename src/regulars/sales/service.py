@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     bindparam,
     cast,
+    column,
     func,
     insert,
     literal,
@@ -31,7 +32,6 @@ from sqlalchemy.orm.util import identity_key
 from regulars.catalog.models import Product, Store, Terminal
 from regulars.catalog.queries import Coded, barcode_ids, barcodes_column, products_by_keys
 from regulars.catalog.service import product_placeholder
-from regulars.core.db import Money, Quantity
 from regulars.core.errors import Conflict, DomainError, InvalidInput, NotFound, RuleViolation
 from regulars.core.i18n import _
 from regulars.core.timeutil import utcnow
@@ -136,14 +136,33 @@ def _with_id(stored: dict[str, Any], receipt_id: int) -> dict[str, Any]:
 
 _KEY = ["store_id", "terminal_id", "receipt_no"]
 _LINE_COLUMNS = ("line_no", "product_id", "quantity", "unit_price", "discount", "amount")
-_LINE_ARRAYS = {
-    "line_no": postgresql.ARRAY(LINE_TABLE.c.line_no.type),
-    "product_id": postgresql.ARRAY(LINE_TABLE.c.product_id.type),
-    "quantity": postgresql.ARRAY(Quantity()),
-    "unit_price": postgresql.ARRAY(Money()),
-    "discount": postgresql.ARRAY(Money()),
-    "amount": postgresql.ARRAY(Money()),
-}
+#: Scaled-integer columns of a line: their bind processors (Decimal → int) on PostgreSQL.
+_SCALED_LINE = ("quantity", "unit_price", "discount", "amount")
+_LINE_PROCESSORS: list[tuple[Any, ...]] = []
+
+
+def _lines_json(lines: list[dict[str, Any]]) -> str:
+    """The lines as :func:`_receipt_with_lines_pg` reads them: one JSON array of objects,
+    each amount as the column stores it (scaled integers)."""
+    if not _LINE_PROCESSORS:
+        pg = postgresql.dialect()  # type: ignore[no-untyped-call]
+        _LINE_PROCESSORS.append(
+            tuple(LINE_TABLE.c[n].type.bind_processor(pg) for n in _SCALED_LINE)
+        )
+    q, up, d, a = _LINE_PROCESSORS[0]
+    return json.dumps(
+        [
+            {
+                "line_no": line["line_no"],
+                "product_id": line["product_id"],
+                "quantity": q(line["quantity"]),
+                "unit_price": up(line["unit_price"]),
+                "discount": d(line["discount"]),
+                "amount": a(line["amount"]),
+            }
+            for line in lines
+        ]
+    )
 
 
 _RECEIPT_COLUMNS = (
@@ -170,9 +189,9 @@ def _receipt_with_lines_pg(first_purchase: bool = False, points: bool = False) -
     """One PostgreSQL statement inserting a receipt and its lines, returning the new id.
 
     A data-modifying CTE inserts the receipt (``ON CONFLICT DO NOTHING``); the lines come
-    from ``unnest`` of one array per column joined to the new id, so when the key exists
-    (no new row) no line is inserted either. Arrays keep the statement the same whatever
-    the number of lines, so SQLAlchemy compiles it once and psycopg prepares it. The
+    from ``json_to_recordset`` of one JSON parameter joined to the new id, so when the key
+    exists (no new row) no line is inserted either. The JSON keeps the statement the same
+    whatever the number of lines, so SQLAlchemy compiles it once and psycopg prepares it. The
     receipt's parameters are named ``r_<column>``: SQLAlchemy would read a parameter named
     like a column of a table that a nested ``UPDATE`` changes as a value to set.
 
@@ -206,12 +225,13 @@ def _receipt_with_lines_pg(first_purchase: bool = False, points: bool = False) -
         .returning(RECEIPT_TABLE.c.id)
         .cte("new_receipt")
     )
+    # One JSON parameter for all lines (``_lines_json``), not an array per column: psycopg
+    # inspects and quotes array parameters element by element. (Its name is not
+    # ``lines_json``: loyalty's ledger lines, written by the same statement, use that.)
     arrays = (
-        func.unnest(
-            *(bindparam(f"lines_{name}", type_=kind) for name, kind in _LINE_ARRAYS.items())
-        )
-        .table_valued(*_LINE_COLUMNS)
-        .render_derived(name="line")
+        func.json_to_recordset(cast(bindparam("receipt_lines_json", type_=Text()), postgresql.JSON))
+        .table_valued(*(column(name, LINE_TABLE.c[name].type) for name in _LINE_COLUMNS))
+        .render_derived(name="line", with_types=True)
     )
     lines = insert(LINE_TABLE).from_select(
         ["receipt_id", *_LINE_COLUMNS],
@@ -310,8 +330,7 @@ def _pg_params(
 ) -> dict[str, Any]:
     """The parameters of :func:`_receipt_with_lines_pg`'s statements."""
     params: dict[str, Any] = {f"r_{name}": values.get(name) for name in _RECEIPT_COLUMNS}
-    for name in _LINE_COLUMNS:
-        params[f"lines_{name}"] = [line[name] for line in lines]
+    params["receipt_lines_json"] = _lines_json(lines)
     if first is not None:
         params.update(
             first_member=first.member_id, first_at=first.at, first_product=first.product_id
