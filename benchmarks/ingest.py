@@ -485,6 +485,7 @@ class Run:
     receipts: int
     lines: int
     code: str = ""
+    generator: str = "httpx"
     phases: dict[str, dict[str, Any]] = field(default_factory=dict)
     recorded: tuple[int, int] = (0, 0)
     expected: tuple[int, int] = (0, 0)
@@ -548,7 +549,14 @@ def run_one(
         done = subprocess.run(client, check=True, capture_output=True, text=True)
     finally:
         stop_server(proc)
-    result = Run(kind, workers, measured, sum(len(b["lines"]) for b in timed), version[0])
+    result = Run(
+        kind,
+        workers,
+        measured,
+        sum(len(b["lines"]) for b in timed),
+        version[0],
+        "lean" if lean else "httpx",
+    )
     result.phases = json.loads(done.stdout)
     result.recorded = count_recorded(url)
     all_lines = sum(len(b["lines"]) for b in warm + timed)
@@ -597,18 +605,21 @@ def report(runs: list[Run], args: argparse.Namespace, bulk: str | None) -> str:
         + (" --skip-bulk" if args.skip_bulk else "")
         + (" --baseline DIR" if args.baseline else "")
         + (" --lean-client" if args.lean_client else "")
+        + (
+            f" --generators {args.generators}"
+            if not args.lean_client and args.generators != "lean,httpx"
+            else ""
+        )
         + "` (PostgreSQL at 127.0.0.1:5432, trust auth"
         + ("; DIR a `git archive` of the code before the change" if args.baseline else "")
         + ").",
         "",
         f"`POST /api/v1/receipts` from {args.clients} concurrent keep-alive connections of one "
-        "client process ("
-        + (
-            "a lean load generator: requests built as bytes beforehand, asyncio streams, httptools"
-            if args.lean_client
-            else "httpx, asyncio"
-        )
-        + ") over loopback to `regulars serve --workers N` "
+        "client process (the *load generator*: *lean*, the benchmark of record, builds each "
+        "request as bytes before the clock starts, writes it on an asyncio stream and reads "
+        "the answer with httptools, using a few per cent of a core; *httpx*, httpx's asyncio "
+        "client, uses about 40 % of one of the two cores the server needs, and is shown for "
+        "comparison with earlier runs) over loopback to `regulars serve --workers N` "
         f"(uvicorn, uvloop, httptools). Each run: a fresh copy of a database with 1 store, "
         f"{TERMINALS} tills, the sample's products and {MEMBERS} members; {args.warmup} "
         f"warm-up receipts, then {args.receipts} measured receipts ({mean_lines:.1f} lines on "
@@ -619,11 +630,11 @@ def report(runs: list[Run], args: argparse.Namespace, bulk: str | None) -> str:
         "run's database, per measured receipt: they depend much less on other load than "
         "the rates do.",
         "",
-        "| database | workers | code | receipts/s | p50 ms | p99 ms | server CPU ms "
-        "| database CPU ms | replays/s | replay p50 ms | replay p99 ms | client CPU "
-        "| vs target | recorded once |",
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-        "| ---: | --- |",
+        "| database | workers | load generator | code | receipts/s | p50 ms | p99 ms "
+        "| server CPU ms | database CPU ms | replays/s | replay p50 ms | replay p99 ms "
+        "| client CPU | vs target | recorded once |",
+        "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | ---: | --- |",
     ]
     for r in runs:
         first, again = r.phases["receipts"], r.phases["replays"]
@@ -631,17 +642,18 @@ def report(runs: list[Run], args: argparse.Namespace, bulk: str | None) -> str:
         target = f"{first['per_second'] / TARGET:.2f}×" if r.database == "postgresql" else "—"
         database_cpu = f"{first['database_cpu_ms']:.2f}" if r.database == "postgresql" else "—"
         out.append(
-            f"| {r.database} | {r.workers} | {r.code or 'this tree'} "
+            f"| {r.database} | {r.workers} | {r.generator} | {r.code or 'this tree'} "
             f"| {first['per_second']:.0f} | {first['p50_ms']:.1f} "
             f"| {first['p99_ms']:.1f} | {first['server_cpu_ms']:.2f} | {database_cpu} "
             f"| {again['per_second']:.0f} | {again['p50_ms']:.1f} "
             f"| {again['p99_ms']:.1f} | {busy:.0%} of a core | {target} "
             f"| {'yes' if r.ok else 'NO: ' + json.dumps([first['statuses'], r.recorded])} |"
         )
+    record = "lean" if any(r.generator == "lean" for r in runs) else "httpx"
     rate = {
         (r.database, r.workers): r.phases["receipts"]["per_second"]
         for r in runs
-        if r.code in ("", "(after)")
+        if r.code in ("", "(after)") and r.generator == record
     }
     ratios = []
     for workers in sorted({r.workers for r in runs}):
@@ -654,7 +666,12 @@ def report(runs: list[Run], args: argparse.Namespace, bulk: str | None) -> str:
             ratio = rate[database, counts[-1]] / rate[database, counts[0]]
             ratios.append(f"| {database}: {counts[-1]} workers ÷ {counts[0]} | {ratio:.2f} |")
     if ratios:
-        out += ["", "| ratio of receipts/s | value |", "| --- | ---: |", *ratios]
+        out += [
+            "",
+            f"| ratio of receipts/s ({record} load generator) | value |",
+            "| --- | ---: |",
+            *ratios,
+        ]
     out += [
         "",
         f"Target: {TARGET} receipts/s on PostgreSQL. *vs target* is the measured rate divided "
@@ -673,9 +690,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument(
-        "--lean-client",
-        action="store_true",
-        help="a lean load generator (asyncio streams and httptools) instead of httpx",
+        "--generators",
+        default="lean,httpx",
+        help="load generators to run, comma-separated: lean (asyncio streams and httptools,"
+        " the benchmark of record) and httpx",
+    )
+    parser.add_argument(
+        "--lean-client", action="store_true", help="only the lean generator (--generators lean)"
     )
     parser.add_argument("--workers", default="1,2", help="uvicorn worker counts, comma-separated")
     parser.add_argument("--pg-url", default=DEFAULT_PG, help="an existing PostgreSQL database")
@@ -689,6 +710,9 @@ def main() -> None:
     if args.load:
         load_main(args.load[0], Path(args.load[1]), args.clients, args.lean_client)
         return
+    generators = ["lean"] if args.lean_client else args.generators.split(",")
+    if not set(generators) <= {"lean", "httpx"}:
+        parser.error("--generators takes lean and httpx")
     if args.skip_postgres:
         args.pg_url = None
     # One data key for this process (members' data is encrypted) and the servers it starts.
@@ -714,9 +738,12 @@ def main() -> None:
                     file=sys.stderr,
                 )
                 runs_of = [
-                    (w, v) for w in (int(w) for w in args.workers.split(",")) for v in versions
+                    (w, g, v)
+                    for w in (int(w) for w in args.workers.split(","))
+                    for g in generators
+                    for v in versions
                 ]
-                for workers, version in runs_of:
+                for workers, generator, version in runs_of:
                     url = databases.copy(template)
                     run = run_one(
                         kind,
@@ -728,11 +755,12 @@ def main() -> None:
                         args.clients,
                         workdir,
                         version,
-                        args.lean_client,
+                        generator == "lean",
                     )
                     first = run.phases["receipts"]
                     print(
-                        f"{kind} × {workers} {version[0]}: {first['per_second']:.0f} receipts/s, "
+                        f"{kind} × {workers} {generator} {version[0]}: "
+                        f"{first['per_second']:.0f} receipts/s, "
                         f"p50 {first['p50_ms']:.1f} ms, p99 {first['p99_ms']:.1f} ms, "
                         f"server CPU {first['server_cpu_ms']:.2f} ms/receipt, "
                         f"database CPU {first['database_cpu_ms']:.2f} ms/receipt, "
