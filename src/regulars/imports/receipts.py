@@ -21,8 +21,13 @@ How it goes, and why:
   ``executemany`` on SQLite (``bulk.write_rows``), committed batch by batch. Receipts
   already recorded are found once, before the first batch (``_known``). Receipts are
   written in time order, so receipt ids follow ``occurred_at`` within one import.
+* Before writing, each batch locks the stores, tills, members and products it names, one
+  statement per table, and leaves out receipts whose parent has gone since the file was
+  resolved (reported as bad rows); on PostgreSQL it then writes without the foreign keys'
+  per-row triggers when the role may turn them off (``receipt_refs``).
 * Members' first purchase only ever moves earlier, as at the till; each batch moves it
-  for its own members in one statement (``first_purchases``), before its commit.
+  for its own members in one statement (``first_purchases``), before its commit, skipping
+  members an earlier batch of the import wrote (their purchase there is no later).
 * Points are not earned by imported receipts (history is not a checkout; the loyalty
   ledger only records till sales and staff adjustments or grant files).
 """
