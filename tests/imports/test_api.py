@@ -7,6 +7,7 @@ import io
 import polars as pl
 import pytest
 
+from regulars.imports.service import report_path, upload_path
 from tests.factories.world import World, build_world
 
 MEMBERS_CSV = b"card_no,mobile,name\nC3000001,13900003001,Ann\nC3000002,123,Ben\n"
@@ -82,3 +83,9 @@ def test_bad_uploads_are_4xx_naming_the_problem(client, world, kind, name, conte
 def test_unknown_run_is_404(client, world) -> None:
     assert client.get("/api/v1/imports/999999", headers=world.staff()).status_code == 404
     assert client.get("/api/v1/imports/999999/report", headers=world.staff()).status_code == 404
+
+
+def test_runs_that_share_an_id_never_share_a_report_or_upload_file() -> None:
+    # Run ids are unique per database only; a server beside the suite shares its var_dir.
+    assert report_path(1, "members") != report_path(1, "members")
+    assert upload_path(1, "m.csv", "a" * 64) != upload_path(1, "m.csv", "b" * 64)

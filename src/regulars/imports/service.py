@@ -10,6 +10,7 @@ either way: what is already loaded is *unchanged* the second time.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from pathlib import Path
 
 import polars as pl
@@ -27,8 +28,15 @@ from regulars.imports.receipts import receipts_load
 
 
 def report_path(run_id: int, kind: str) -> Path:
-    """Where the error report of a run is written: ``var_dir/reports``."""
-    return get_settings().var_dir / "reports" / f"import-{run_id}-{kind}.csv"
+    """Where the error report of a run is written: ``var_dir/reports``.
+
+    The name carries a random part besides the run id: run ids are only unique within one
+    database, and two databases may share a ``var_dir`` (a test server beside the suite, a
+    staging copy), while SQLite hands a rolled-back run's id to the next run. Without it one
+    run's report could overwrite another's between its write and its download.
+    """
+    token = secrets.token_hex(4)
+    return get_settings().var_dir / "reports" / f"import-{run_id}-{kind}-{token}.csv"
 
 
 def run_start(uow: UnitOfWork, *, kind: Kind, filename: str, sha256: str, actor: str) -> ImportRun:
@@ -137,19 +145,23 @@ def run_queue(
         uow, kind=kind, filename=filename, sha256=hashlib.sha256(content).hexdigest(), actor=actor
     )
     run.status = "queued"
-    path = upload_path(run.id, filename)
+    path = upload_path(run.id, filename, run.sha256)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
     uow.flush()
     return run
 
 
-def upload_path(run_id: int, filename: str) -> Path:
-    """Where an uploaded file waits for its run: ``var_dir/uploads``."""
+def upload_path(run_id: int, filename: str, sha256: str) -> Path:
+    """Where an uploaded file waits for its run: ``var_dir/uploads``.
+
+    The name carries the content's hash besides the run id (unique only within one database,
+    see :func:`report_path`), so two runs that meet on a name hold the same bytes.
+    """
     safe = (
         "".join(ch for ch in Path(filename).name if ch.isalnum() or ch in "._-")[-100:] or "upload"
     )
-    return get_settings().var_dir / "uploads" / f"{run_id}-{safe}"
+    return get_settings().var_dir / "uploads" / f"{run_id}-{sha256[:16]}-{safe}"
 
 
 def run_progress(uow: UnitOfWork, *, run_id: int, done: int, total: int) -> None:
