@@ -15,6 +15,11 @@ read in place from ``../shared/data``.
     .venv/bin/python benchmarks/ingest.py                  # writes benchmarks/results/ingest.md
     .venv/bin/python benchmarks/ingest.py --skip-postgres --receipts 500   # a quick look
 
+Two load generators can drive the server (``--generators lean,httpx``): *lean* builds
+every request as bytes before the clock starts, writes it on an asyncio stream and parses
+the answer with httptools (a few per cent of a core; the benchmark of record), and httpx's
+asyncio client, which takes about 40 % of one of the two cores the server needs.
+
 The bulk-import comparison (``benchmarks/ingest_bulk.py``, ``run_bulk``) is appended
 (``--skip-bulk`` leaves it out).
 """
