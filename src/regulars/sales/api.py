@@ -5,15 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response, Security
 from fastapi.security import APIKeyHeader
 from pydantic import ValidationError
 from pydantic_core import to_json
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -117,39 +114,11 @@ async def post_receipt(request: Request, till: Till, data: ReceiptIn) -> Respons
 
 
 def _receipt_record(app: FastAPI, till: TillRef, data: ReceiptIn) -> Recorded:
-    """The receipt's unit of work: record it and commit (in a worker thread).
-
-    On PostgreSQL an anonymous sale of known barcodes is recorded on a connection in
-    autocommit mode: its reads need no snapshot in common with its one write (receipt and
-    lines in one statement, atomic by itself), so the ``BEGIN`` and ``COMMIT`` round trips
-    are saved. Any other receipt, or one that turns out to need a transaction (an unknown
-    barcode becomes a product first), is recorded in an ordinary transaction.
-    """
-    factory: sessionmaker[Session] = app.state.session_factory
-    if service.fits_autocommit(data) and _postgresql(factory):
-        engine = factory.kw["bind"]
-        with (
-            engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn,
-            UnitOfWork(partial(factory, bind=conn)) as uow,
-        ):
-            try:
-                recorded = service.receipt_record(
-                    uow, store=till.store, terminal=till.terminal, data=data, autocommit=True
-                )
-            except service.NeedsTransaction:
-                pass
-            else:
-                uow.commit()  # nothing is left to commit; ends the session's bookkeeping
-                return recorded
-    with UnitOfWork(factory) as uow:
+    """The receipt's unit of work: record it and commit (in a worker thread)."""
+    with UnitOfWork(app.state.session_factory) as uow:
         recorded = service.receipt_record(uow, store=till.store, terminal=till.terminal, data=data)
         uow.commit()
     return recorded
-
-
-def _postgresql(factory: sessionmaker[Session]) -> bool:
-    bind = factory.kw.get("bind")
-    return isinstance(bind, Engine) and bind.dialect.name == "postgresql"
 
 
 class TillReceiptFastPath:

@@ -65,23 +65,6 @@ class Recorded:
     replayed: bool
 
 
-class NeedsTransaction(Exception):
-    """The receipt cannot be recorded outside a transaction (see ``receipt_record``'s
-    ``autocommit``); nothing was written. Record it again in a unit of work."""
-
-
-def fits_autocommit(data: ReceiptIn) -> bool:
-    """Whether a receipt may be recorded outside a transaction: an anonymous sale of
-    barcodes only (no member, list, coupons or points), whose only write is its insert."""
-    return (
-        data.member is None
-        and data.list_code is None
-        and not data.coupons
-        and not data.redeem_points
-        and all(line.barcode for line in data.lines)
-    )
-
-
 def content_hash(payload: dict[str, Any]) -> str:
     """Hash of a request's canonical JSON, to tell a replay from a conflicting reuse."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
@@ -507,11 +490,8 @@ def _member_of(
     return member
 
 
-def _product_ids(
-    uow: UnitOfWork, data: ReceiptIn, member: TillMember | None, *, placeholders: bool = True
-) -> list[int]:
-    """Product id of every line; an unknown barcode or SKU becomes a product to review
-    (without ``placeholders``, :class:`NeedsTransaction` is raised instead).
+def _product_ids(uow: UnitOfWork, data: ReceiptIn, member: TillMember | None) -> list[int]:
+    """Product id of every line; an unknown barcode or SKU becomes a product to review.
 
     A member's read found the barcodes' products already (:data:`_TILL_MEMBER`); only
     SKUs, or a receipt without that read, cost a statement here.
@@ -530,8 +510,6 @@ def _product_ids(
     for line in data.lines:
         found = by_barcode.get(line.barcode) if line.barcode else by_sku.get(line.sku or "")
         if found is None:
-            if not placeholders:
-                raise NeedsTransaction
             product = product_placeholder(
                 uow, barcode=line.barcode, sku=None if line.barcode else line.sku
             )
@@ -599,13 +577,7 @@ def _digest(data: ReceiptIn) -> str:
 
 
 def receipt_record(
-    uow: UnitOfWork,
-    *,
-    store: Place,
-    terminal: Place,
-    data: ReceiptIn,
-    source: str = "till",
-    autocommit: bool = False,
+    uow: UnitOfWork, *, store: Place, terminal: Place, data: ReceiptIn, source: str = "till"
 ) -> Recorded:
     """Record a checkout once; a replay returns the first answer, other content 409.
 
@@ -616,17 +588,7 @@ def receipt_record(
     insert finding its key taken, which saves a read on every first send. A request the
     checks refuse is looked up first, so that a replay is answered even when its member
     has since been merged away or erased.
-
-    With ``autocommit`` the unit of work's connection runs each statement as its own
-    transaction (PostgreSQL; no ``BEGIN`` and ``COMMIT`` round trips): allowed only for a
-    receipt that :func:`fits_autocommit` and whose barcodes are all known, as then its
-    one write is the insert of receipt and lines, atomic by itself. Otherwise
-    :class:`NeedsTransaction` is raised before anything is written.
     """
-    if autocommit and not (
-        fits_autocommit(data) and uow.session.get_bind().dialect.name == "postgresql"
-    ):
-        raise NeedsTransaction
     digest = _digest(data)
     now = utcnow()
     try:
@@ -637,7 +599,7 @@ def receipt_record(
             return _replay(existing, digest)
         raise
     locked = _account_locked(uow, member, data)
-    product_ids = _product_ids(uow, data, member, placeholders=not autocommit)
+    product_ids = _product_ids(uow, data, member)
     total = sum((line.amount for line in data.lines), Decimal("0"))
     discount = sum((line.discount for line in data.lines), Decimal("0"))
     payments = [p.model_dump(mode="json", exclude_none=True) for p in data.payments]
