@@ -1,4 +1,4 @@
-"""Till A/B: two versions of the code served side by side, loaded in alternating chunks.
+"""Till A/B: two versions of the code (or worker counts) served side by side, loaded in turns.
 
 On this shared 2-core machine the speed of the host drifts by tens of per cent within
 minutes, and runs of ``ingest.py`` one after the other (even the CPU time per receipt)
@@ -11,6 +11,7 @@ median and range beside the totals.
 
     git archive HEAD src | tar -x -C /tmp/base        # the code to compare against
     .venv/bin/python benchmarks/till_ab.py --baseline /tmp/base
+    .venv/bin/python benchmarks/till_ab.py --baseline-workers 2 --workers 3   # this tree twice
 
 Writes ``benchmarks/results/till_ab.md``.
 """
@@ -73,7 +74,9 @@ def run(args: argparse.Namespace) -> str:
             tills = [keys[t] for t in sorted(keys)]
             urls = {"before": databases.copy(template), "after": databases.copy(template)}
             servers = {
-                "before": start_server(urls["before"], args.workers, workdir / "vb", args.baseline),
+                "before": start_server(
+                    urls["before"], args.baseline_workers, workdir / "vb", args.baseline
+                ),
                 "after": start_server(urls["after"], args.workers, workdir / "va"),
             }
             try:
@@ -112,6 +115,9 @@ def run(args: argparse.Namespace) -> str:
 def report(figures: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -> str:
     """The markdown: per version totals, per pair ratios."""
     now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    baseline = " --baseline DIR" if args.baseline else ""
+    before = f"before: {'DIR' if args.baseline else 'this tree'}, N = {args.baseline_workers}"
+    after = f"after: this tree, N = {args.workers}"
     load = os.getloadavg()
 
     def total(name: str, key: str) -> float:
@@ -145,13 +151,14 @@ def report(figures: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -
             f"Measured {now} on {machine()}; PostgreSQL {pg_version(args.pg_url)}."
             f" Load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}.",
             "",
-            f"Reproduce: `.venv/bin/python benchmarks/till_ab.py --baseline DIR --pairs"
-            f" {args.pairs} --chunk {args.chunk} --workers {args.workers}` (DIR a `git"
-            " archive` of the code before the change; PostgreSQL at 127.0.0.1:5432).",
+            f"Reproduce: `.venv/bin/python benchmarks/till_ab.py{baseline} --pairs"
+            f" {args.pairs} --chunk {args.chunk} --baseline-workers {args.baseline_workers}"
+            f" --workers {args.workers}` (PostgreSQL at 127.0.0.1:5432).",
             "",
-            f"Both versions served at once by `regulars serve --workers {args.workers}`, each on"
-            " its own copy of one prepared database (1 store, 8 tills, the sample's products,"
-            " 500 members); the lean load generator of `ingest.py` with"
+            f"Both served at once by `regulars serve --workers N` ({before})"
+            f" and ({after}), each on its own copy of one prepared database (1 store,"
+            " 8 tills, the sample's products, 500 members); the lean load generator of"
+            " `ingest.py` with"
             f" {args.clients} connections sends {args.pairs} chunks of {args.chunk} receipts"
             " to each, alternating which goes first (A B B A …), so the host's drifting speed"
             " falls on both alike. CPU is the server's processes' and PostgreSQL's per"
@@ -175,7 +182,8 @@ def report(figures: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -
 def main() -> None:
     """Parse the arguments, run, write the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", type=Path, required=True, help="source tree to compare")
+    parser.add_argument("--baseline", type=Path, help="source tree to compare (default: this tree)")
+    parser.add_argument("--baseline-workers", type=int, help="default: --workers")
     parser.add_argument("--pairs", type=int, default=10)
     parser.add_argument("--chunk", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=100)
@@ -184,7 +192,9 @@ def main() -> None:
     parser.add_argument("--pg-url", default=DEFAULT_PG)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    args.baseline = args.baseline.resolve()
+    args.baseline = args.baseline.resolve() if args.baseline else None
+    if args.baseline_workers is None:
+        args.baseline_workers = args.workers
     text = run(args)
     args.out.write_text(text, encoding="utf-8")
     print(text)
