@@ -35,6 +35,7 @@ from ingest import (
     DEFAULT_PG,
     CpuProbe,
     Databases,
+    Line,
     _raw_phase,
     machine,
     pg_version,
@@ -49,10 +50,13 @@ from ingest import (
 RESULTS = Path(__file__).resolve().parent / "results" / "till_ab.md"
 
 
-def _chunks(count: int, size: int, keys: list[str], seed: str) -> list[list[list[str]]]:
-    """``count`` chunks of ``size`` receipts, each as (till key, JSON body) pairs; receipt
-    numbers start with ``seed``, so chunks of different seeds never replay each other."""
-    lines, sizes = read_lines(), read_basket_sizes()
+def _chunks(
+    data: tuple[list[Line], list[int]], count: int, size: int, keys: list[str], seed: str
+) -> list[list[list[str]]]:
+    """``count`` chunks of ``size`` receipts drawn from ``data`` (lines, basket sizes), each
+    as (till key, JSON body) pairs; receipt numbers start with ``seed``, so chunks of
+    different seeds never replay each other."""
+    lines, sizes = data
     rng = random.Random(seed)
     chunks = []
     for c in range(count):
@@ -64,13 +68,13 @@ def _chunks(count: int, size: int, keys: list[str], seed: str) -> list[list[list
 def run(args: argparse.Namespace) -> str:
     """Serve both versions, load them in alternating chunks, return the markdown report."""
     os.environ.setdefault("REGULARS_DATA_KEY", base64.b64encode(os.urandom(32)).decode())
-    lines = read_lines()
+    data = read_lines(), read_basket_sizes()
     with tempfile.TemporaryDirectory(prefix="regulars-ab-") as tmp:
         workdir = Path(tmp)
         databases = Databases(workdir, args.pg_url)
         try:
             template = databases.template("postgresql")
-            keys = prepare(template, {line.product_id for line in lines})
+            keys = prepare(template, {line.product_id for line in data[0]})
             tills = [keys[t] for t in sorted(keys)]
             urls = {"before": databases.copy(template), "after": databases.copy(template)}
             servers = {
@@ -83,12 +87,12 @@ def run(args: argparse.Namespace) -> str:
                 probes = {
                     name: CpuProbe(proc.pid, urls[name]) for name, (proc, _) in servers.items()
                 }
-                warm = _chunks(2, args.warmup, tills, "W")
+                warm = _chunks(data, 2, args.warmup, tills, "W")
                 for name, (_proc, base_url) in servers.items():
                     for chunk in warm:
                         asyncio.run(_raw_phase(base_url, chunk, args.clients, probes[name]))
                 figures: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
-                for n, chunk in enumerate(_chunks(args.pairs, args.chunk, tills, "M")):
+                for n, chunk in enumerate(_chunks(data, args.pairs, args.chunk, tills, "M")):
                     order = ["before", "after"] if n % 2 == 0 else ["after", "before"]
                     for name in order:
                         load = _raw_phase(servers[name][1], chunk, args.clients, probes[name])
