@@ -27,7 +27,7 @@ from regulars.entrypoints.cli_jobs import jobs_app, points_app
 from regulars.entrypoints.cli_lists import lists_app
 from regulars.entrypoints.cli_offers import attach_list_commands, deals_app
 from regulars.entrypoints.cli_outbox import outbox_app
-from regulars.entrypoints.serving import OneWriteHttpProtocol
+from regulars.entrypoints.serving import OneWriteHttpProtocol, serve_spread
 from regulars.entrypoints.wiring import wire
 from regulars.jobs.registry import scheduler_thread
 from regulars.members import queries as member_queries
@@ -92,7 +92,7 @@ def serve(
         # One scheduler per server, in the supervising process however many workers serve;
         # each job claims its (job, day) row first, so a second scheduler could not repeat it.
         scheduler_thread(context.session_factory())
-    uvicorn.run(
+    config = uvicorn.Config(
         "regulars.entrypoints.asgi:app",
         host=host or settings.host,
         port=port or settings.port,
@@ -108,6 +108,15 @@ def serve(
         # were then killed and restarted forever.
         timeout_worker_healthcheck=60,
     )
+    if workers > 1:
+        # Each worker on a socket of its own, so the tills' connections are spread over
+        # the workers (``serving.serve_spread``).
+        serve_spread(config)
+    else:
+        server = uvicorn.Server(config)
+        server.run()
+        if not server.started:
+            raise typer.Exit(code=3)  # uvicorn's exit code for a server that did not start
 
 
 @staff_app.command("create-admin")

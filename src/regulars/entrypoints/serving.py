@@ -1,4 +1,5 @@
-"""The HTTP protocol ``regulars serve`` gives uvicorn: httptools, one socket write per answer.
+"""How ``regulars serve`` runs uvicorn: one socket write per answer, connections spread
+over the workers.
 
 uvicorn's httptools protocol writes a response's status line and headers with one
 ``transport.write`` and its body with another. uvloop sends each write at once, so every
@@ -14,14 +15,25 @@ in one segment. A streamed body still goes out as it comes, one turn later at mo
 No library does this: uvicorn has no setting for it, and the transport is the only place
 between the protocol and the socket. Everything but writing is handed to the real
 transport unchanged.
+
+With more than one worker, :func:`serve_spread` gives each worker a listening socket of
+its own (``SO_REUSEPORT``), so the kernel spreads the tills' connections over the workers
+(:class:`SpreadWorkers`); with uvicorn's one shared socket the first worker to wake took
+them all.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
 from typing import Any
 
+from uvicorn.config import STARTUP_FAILURE, Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors.multiprocess import Multiprocess, Process
+
+logger = logging.getLogger("uvicorn.error")
 
 
 class OneWriteTransport(asyncio.Transport):
@@ -110,3 +122,102 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(OneWriteTransport(transport, self.loop))
+
+
+def spread_sockets(host: str, port: int, count: int, backlog: int) -> list[socket.socket]:
+    """``count`` listening sockets on one address, each with ``SO_REUSEPORT``.
+
+    The kernel hands each new connection to one of them by a hash of its addresses, so
+    each worker that listens on a socket of its own gets a share of the connections.
+    With one shared socket (uvicorn's way) the worker that wakes first accepts every
+    connection waiting: eight tills connecting at once all went to one worker, and the
+    second worker and core stayed idle. Port 0 binds the first socket to a free port and
+    the others to the same one.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((host, port))
+            port = sock.getsockname()[1]
+            sock.listen(backlog)
+            sock.set_inheritable(True)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+class SpreadWorkers(Multiprocess):
+    """uvicorn's worker supervisor with each worker on a listening socket of its own.
+
+    ``sockets`` holds one socket per worker (:func:`spread_sockets`); worker ``n`` always
+    listens on socket ``n``, and a worker that dies or is restarted is replaced on the
+    same socket. The supervisor keeps every socket open, so connections the kernel hands
+    to a socket whose worker is being replaced wait in its backlog, not refused.
+
+    uvicorn's supervisor gives all its workers the same sockets and has no setting for
+    this; the three methods that start workers are written again here with the socket
+    chosen by the worker's place. Health checks, signals and shutdown are uvicorn's.
+    """
+
+    def __init__(self, config: Config, sockets: list[socket.socket]) -> None:
+        if len(sockets) != config.workers:
+            raise ValueError("one socket per worker")
+        super().__init__(config, sockets)
+
+    def _start(self, place: int) -> Process:
+        process = Process(self.config, [self.sockets[place]])
+        process.start()
+        return process
+
+    def init_processes(self) -> None:
+        self.processes = [self._start(place) for place in range(self.processes_num)]
+
+    def keep_subprocess_alive(self) -> None:
+        """Replace a worker that died or hangs, on its own socket."""
+        for place, process in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+                continue
+            process.kill()
+            process.join()
+            if process.exitcode == STARTUP_FAILURE:
+                # The app cannot start; every replacement would fail the same way.
+                logger.error("worker [%s] failed to start; stopping", process.pid)
+                self.should_exit.set()
+                return
+            logger.info("worker [%s] died; starting another", process.pid)
+            self.processes[place] = self._start(place)
+
+    def restart_all(self) -> None:
+        """Replace each worker in turn, the new one serving before the old one stops."""
+        for place, old in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            new = self._start(place)
+            if not new.wait_until_ready(self.config.timeout_worker_healthcheck, self.should_exit):
+                new.kill()
+                new.join()
+                if not self.should_exit.is_set():
+                    logger.error("worker [%s] was not ready in time; restart stopped", new.pid)
+                return
+            old.terminate()
+            old.join()
+            self.processes[place] = new
+
+
+def serve_spread(config: Config) -> None:
+    """Serve ``config.app`` with ``config.workers`` workers, connections spread over them."""
+    sockets = spread_sockets(config.host, config.port, config.workers, config.backlog)
+    try:
+        SpreadWorkers(config, sockets).run()
+    finally:
+        for sock in sockets:
+            sock.close()
