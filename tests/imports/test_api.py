@@ -89,3 +89,26 @@ def test_runs_that_share_an_id_never_share_a_report_or_upload_file() -> None:
     # Run ids are unique per database only; a server beside the suite shares its var_dir.
     assert report_path(1, "members") != report_path(1, "members")
     assert upload_path(1, "m.csv", "a" * 64) != upload_path(1, "m.csv", "b" * 64)
+
+
+def test_reasons_are_written_in_the_uploaders_language(client, world) -> None:
+    content = (
+        b"card_no,mobile,name\n"
+        b"C3000011,13900003011,Ann\nC3000011,13900003012,Ann\nC3000012,123,Bo\n"
+    )
+    answers = {}
+    for language in ("zh-CN", "en"):
+        answer = client.post(
+            "/api/v1/imports/members",
+            files={"file": ("people.csv", content)},
+            headers={**world.staff(), "Accept-Language": language},
+        )
+        assert answer.status_code == 201, answer.text
+        answers[language] = answer.json()
+    zh = {e["line"]: e["reason"] for e in answers["zh-CN"]["errors"]}
+    en = {e["line"]: e["reason"] for e in answers["en"]["errors"]}
+    # A domain rule's message (the mobile) and the import's own (the repeated card).
+    assert zh[4] == "123 不是有效的大陆手机号" and en[4] == "123 is not a mainland mobile number"
+    assert zh[3] == "与第 2 行重复" and en[3] == "repeats line 2"
+    report = client.get(answers["zh-CN"]["report_url"], headers=world.staff())
+    assert "123 不是有效的大陆手机号" in report.text and "与第 2 行重复" in report.text

@@ -6,6 +6,9 @@ Messages are marked with :func:`_` where they are written and translated at the 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,8 @@ from babel.messages.pofile import read_po
 
 LOCALES = ("en", "zh_CN")
 _LOCALE_DIR = Path(__file__).resolve().parent.parent / "i18n" / "locales"
+# The locale of the reader of the messages being written now (see :func:`messages_in`).
+_reader: ContextVar[str | None] = ContextVar("regulars_reader_locale", default=None)
 
 
 def _(message: str) -> str:
@@ -45,7 +50,27 @@ def normalise_locale(value: str | None) -> str:
     return "en"
 
 
+@contextmanager
+def messages_in(locale: str | None) -> Iterator[None]:
+    """Within the block, :func:`translate` without a locale writes for ``locale``.
+
+    For messages written now and read later by one person, such as an import's report of
+    bad rows, which the staff member who uploaded the file reads in their language.
+    """
+    token = _reader.set(normalise_locale(locale) if locale else None)
+    try:
+        yield
+    finally:
+        _reader.reset(token)
+
+
+def reader_locale() -> str | None:
+    """The locale set by the enclosing :func:`messages_in`, if any."""
+    return _reader.get()
+
+
 def translate(message: str, locale: str | None = None, **params: Any) -> str:
-    """Translate ``message`` into ``locale`` and fill its ``{placeholders}``."""
-    text = _catalogue(normalise_locale(locale)).get(message, message)
+    """Translate ``message`` into ``locale`` (by default the reader's, see
+    :func:`messages_in`, else English) and fill its ``{placeholders}``."""
+    text = _catalogue(normalise_locale(locale or _reader.get())).get(message, message)
     return text.format(**params) if params else text

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, UploadFile
+from fastapi import APIRouter, Depends, Request, UploadFile
 from fastapi.responses import FileResponse
 
 from regulars.core.errors import InvalidInput
 from regulars.core.i18n import _
-from regulars.core.web import IdPath, UowDep
+from regulars.core.web import IdPath, UowDep, get_locale
 from regulars.imports import queries, service
 from regulars.imports.formats import check_kind
 from regulars.imports.schemas import ImportResult, ImportRunRead, RowErrorRead
@@ -22,11 +22,14 @@ Importer = Annotated[StaffAccount, Depends(require("imports.run"))]
 
 
 @router.post("/{kind}", response_model=ImportResult, status_code=201)
-def upload(uow: UowDep, kind: str, file: UploadFile, who: Importer) -> ImportResult:
+def upload(
+    request: Request, uow: UowDep, kind: str, file: UploadFile, who: Importer
+) -> ImportResult:
     """Import a CSV or Parquet file of members, products or receipts.
 
-    Every good row loads; the answer lists the first 1000 bad rows (line, column, reason)
-    and links the full report. Loading the same file again changes nothing.
+    Every good row loads; the answer lists the first 1000 bad rows (line, column, reason,
+    in the caller's language: ``?lang=``, the language cookie or Accept-Language) and
+    links the full report. Loading the same file again changes nothing.
     """
     checked = check_kind(kind)
     content = file.file.read()
@@ -39,6 +42,7 @@ def upload(uow: UowDep, kind: str, file: UploadFile, who: Importer) -> ImportRes
         filename=file.filename or "upload",
         actor=who.username,
         checkpoint=uow.commit,
+        locale=get_locale(request),
     )
     uow.commit()
     errors = outcome.sorted_errors()

@@ -32,3 +32,5 @@ class ImportRun(Base):
     status: Mapped[str] = mapped_column(String(10), default="done")
     rows_done: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(String(500))
+    # The language of whoever started the run: its report's reasons are written in it.
+    locale: Mapped[str | None] = mapped_column(String(10))

@@ -11,7 +11,7 @@ import polars as pl
 from pydantic import ValidationError
 
 from regulars.core.config import get_settings
-from regulars.core.i18n import translate
+from regulars.core.i18n import reader_locale, translate
 from regulars.imports.formats import LINE
 
 # Called with (stage, done, total) so a CLI can draw a progress bar; ``None`` draws nothing.
@@ -81,8 +81,9 @@ def write_report(path: Path, errors: Iterable[RowError]) -> Path:
 
 
 def say(message: str, **params: object) -> str:
-    """A report reason: the catalogue message in the configured locale, filled in."""
-    return translate(message, get_settings().default_locale, **params)
+    """A report reason: the catalogue message in its reader's locale (the run's, see
+    :func:`regulars.core.i18n.messages_in`) or else the configured one, filled in."""
+    return translate(message, reader_locale() or get_settings().default_locale, **params)
 
 
 def report_validation(

@@ -17,6 +17,7 @@ import polars as pl
 from sqlalchemy import update
 
 from regulars.core.config import get_settings
+from regulars.core.i18n import messages_in, normalise_locale
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
 from regulars.imports.formats import Kind, read_frame
@@ -39,10 +40,23 @@ def report_path(run_id: int, kind: str) -> Path:
     return get_settings().var_dir / "reports" / f"import-{run_id}-{kind}-{token}.csv"
 
 
-def run_start(uow: UnitOfWork, *, kind: Kind, filename: str, sha256: str, actor: str) -> ImportRun:
-    """Record the start of an import run."""
+def run_start(
+    uow: UnitOfWork,
+    *,
+    kind: Kind,
+    filename: str,
+    sha256: str,
+    actor: str,
+    locale: str | None = None,
+) -> ImportRun:
+    """Record the start of an import run; ``locale`` is its reader's (see :func:`import_file`)."""
     run = ImportRun(
-        kind=kind, filename=filename[:500], sha256=sha256, actor=actor[:100], started_at=utcnow()
+        kind=kind,
+        filename=filename[:500],
+        sha256=sha256,
+        actor=actor[:100],
+        started_at=utcnow(),
+        locale=normalise_locale(locale) if locale else None,
     )
     uow.session.add(run)
     uow.flush()
@@ -119,30 +133,48 @@ def import_file(
     checkpoint: Checkpoint | None = None,
     progress: Progress | None = None,
     run: ImportRun | None = None,
+    locale: str | None = None,
 ) -> tuple[ImportRun, Outcome]:
     """Import a CSV or Parquet file of ``kind``; return the run and what it found.
 
     A file that cannot be read or lacks required columns raises ``InvalidInput`` before
-    anything is recorded; bad rows never raise, they are counted and reported.
+    anything is recorded; bad rows never raise, they are counted and reported, with
+    reasons in ``locale`` (a queued ``run``'s own; by default the configured one).
     """
     content = data.read_bytes() if isinstance(data, Path) else data
-    frame = read_frame(content, filename=filename, kind=kind)
-    if run is None:
-        sha256 = hashlib.sha256(content).hexdigest()
-        run = run_start(uow, kind=kind, filename=filename, sha256=sha256, actor=actor)
-    outcome = Outcome()
-    import_frame(
-        uow, kind=kind, frame=frame, outcome=outcome, checkpoint=checkpoint, progress=progress
-    )
+    reader = (run.locale if run is not None else locale) or get_settings().default_locale
+    with messages_in(reader):
+        frame = read_frame(content, filename=filename, kind=kind)
+        if run is None:
+            sha256 = hashlib.sha256(content).hexdigest()
+            run = run_start(
+                uow, kind=kind, filename=filename, sha256=sha256, actor=actor, locale=locale
+            )
+        outcome = Outcome()
+        import_frame(
+            uow, kind=kind, frame=frame, outcome=outcome, checkpoint=checkpoint, progress=progress
+        )
     return run_finish(uow, run=run, outcome=outcome), outcome
 
 
 def run_queue(
-    uow: UnitOfWork, *, kind: Kind, filename: str, content: bytes, actor: str
+    uow: UnitOfWork,
+    *,
+    kind: Kind,
+    filename: str,
+    content: bytes,
+    actor: str,
+    locale: str | None = None,
 ) -> ImportRun:
-    """Record an uploaded file as a queued run and keep the file until it is loaded."""
+    """Record an uploaded file as a queued run and keep the file until it is loaded; the
+    run's report is written in ``locale``, the uploader's."""
     run = run_start(
-        uow, kind=kind, filename=filename, sha256=hashlib.sha256(content).hexdigest(), actor=actor
+        uow,
+        kind=kind,
+        filename=filename,
+        sha256=hashlib.sha256(content).hexdigest(),
+        actor=actor,
+        locale=locale,
     )
     run.status = "queued"
     path = upload_path(run.id, filename, run.sha256)

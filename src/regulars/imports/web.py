@@ -17,8 +17,9 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from regulars.core.config import get_settings
 from regulars.core.errors import DomainError, Forbidden, InvalidInput
-from regulars.core.i18n import _
+from regulars.core.i18n import _, translate
 from regulars.core.uow import UnitOfWork
 from regulars.core.web import IdPath, UowDep
 from regulars.imports import queries, service
@@ -58,7 +59,11 @@ def execute_queued(session_factory: sessionmaker[Session], run_id: int) -> None:
             uow.commit()
         except DomainError as exc:
             uow.rollback()
-            service.run_fail(uow, run_id=run_id, message=exc.message.format(**exc.params))
+            locale = run.locale or get_settings().default_locale
+            reason = translate(exc.message, locale, **exc.params)
+            if exc.field:
+                reason = translate(_("{field}: {reason}"), locale, field=exc.field, reason=reason)
+            service.run_fail(uow, run_id=run_id, message=reason)
             uow.commit()
         except Exception:  # a background task has no caller to raise to: record and log
             log.exception("import run %s failed", run_id)
@@ -103,6 +108,7 @@ async def upload_page(
             filename=file.filename or "upload",
             content=content,
             actor=ctx.account.username,
+            locale=ctx.locale,
         )
     except DomainError as exc:
         uow.rollback()
