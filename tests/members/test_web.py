@@ -169,3 +169,16 @@ def test_api_export_erase_and_audit(client, uow, world) -> None:
         client.post(f"/api/v1/members/{member_id}/erase", headers=world.staff("admin")).status_code
         == 409
     )
+
+
+def test_form_errors_read_in_the_staff_members_language(client, uow) -> None:
+    make_staff(uow, "desk_zh", "admin", locale="zh_CN")
+    login(client, "desk_zh")
+    token = csrf_of(client.get("/members").text)
+    bad_mobile = client.post("/members", data={"mobile": "123", "csrf_token": token})
+    assert bad_mobile.status_code == 422
+    assert "123 不是有效的大陆手机号" in bad_mobile.text
+    assert "mainland" not in bad_mobile.text
+    short_card = client.post("/members", data={"card_no": "ab", "csrf_token": token})
+    assert short_card.status_code == 422
+    assert "card_no：至少 4 个字符" in short_card.text

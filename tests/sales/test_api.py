@@ -147,6 +147,24 @@ def test_bad_fields_get_4xx_naming_the_field(client, world, uow, mutate, field) 
     assert _count(uow, Receipt) == 0
 
 
+def test_bad_field_reasons_in_the_tills_language(client, world) -> None:
+    payload = receipt_payload(world, "BAD-ZH")
+    payload["occurred_at"] = "yesterday"
+    payload["member"] = {"mobile": "123"}
+    zh = {**world.till(), "Accept-Language": "zh-CN"}
+    answer = client.post("/api/v1/receipts", json=payload, headers=zh)
+    assert answer.status_code == 422
+    reasons = {e["field"]: e["message"] for e in answer.json()["error"]["errors"]}
+    assert reasons == {
+        "occurred_at": "不是有效的日期时间",
+        "member.mobile": "123 不是有效的大陆手机号",
+    }
+    english = client.post("/api/v1/receipts", json=payload, headers=world.till()).json()
+    reasons = {e["field"]: e["message"] for e in english["error"]["errors"]}
+    assert reasons["occurred_at"].startswith("Input should be a valid datetime")
+    assert reasons["member.mobile"] == "123 is not a mainland mobile number"
+
+
 def test_not_json_is_4xx(client, world) -> None:
     answer = client.post(
         "/api/v1/receipts",

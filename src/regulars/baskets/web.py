@@ -21,8 +21,9 @@ from regulars.baskets.rules import LEVELS, label_level
 from regulars.baskets.runner import miner_get
 from regulars.baskets.schemas import MineIn
 from regulars.catalog.queries import store_list
-from regulars.core.errors import Forbidden, InvalidInput, NotFound
+from regulars.core.errors import Forbidden, NotFound
 from regulars.core.i18n import _, translate
+from regulars.core.reasons import invalid_input
 from regulars.core.schemas import MAX_ID
 from regulars.core.web import UowDep
 from regulars.staff.audit import audit_record
@@ -355,11 +356,7 @@ def mine_now(
     try:
         data = MineIn.model_validate(values)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "-"
-        raise InvalidInput(
-            _("{where}: {reason}"), field=where, where=where, reason=first.get("msg", "")
-        ) from exc
+        raise invalid_input(exc) from exc
     miner_get()  # refuses now, not in the background, when this process cannot mine
     audit_record(
         uow,

@@ -69,8 +69,32 @@ def reader_locale() -> str | None:
     return _reader.get()
 
 
+class Localised:
+    """A part of a message that is itself written in the message's language.
+
+    Given as a parameter of :func:`translate`, it is rendered in the locale the message is
+    translated into: a message made where the reader's language is not known (a form's
+    error, raised deep in a handler) still reads in one language when it is shown.
+    """
+
+    def in_locale(self, locale: str) -> str:
+        """This part in ``locale`` (``en`` or ``zh_CN``)."""
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.in_locale(normalise_locale(_reader.get()))
+
+
 def translate(message: str, locale: str | None = None, **params: Any) -> str:
     """Translate ``message`` into ``locale`` (by default the reader's, see
-    :func:`messages_in`, else English) and fill its ``{placeholders}``."""
-    text = _catalogue(normalise_locale(locale or _reader.get())).get(message, message)
-    return text.format(**params) if params else text
+    :func:`messages_in`, else English) and fill its ``{placeholders}``; a
+    :class:`Localised` parameter is rendered in the same locale."""
+    target = normalise_locale(locale or _reader.get())
+    text = _catalogue(target).get(message, message)
+    if not params:
+        return text
+    shown = {
+        name: value.in_locale(target) if isinstance(value, Localised) else value
+        for name, value in params.items()
+    }
+    return text.format(**shown)

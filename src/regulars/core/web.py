@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from regulars.core.errors import DomainError
 from regulars.core.i18n import _, normalise_locale, translate
+from regulars.core.reasons import validation_reason
 from regulars.core.schemas import MAX_ID
 from regulars.core.templating import render
 from regulars.core.uow import UnitOfWork
@@ -154,16 +155,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        locale = get_locale(request)
         errors = [
-            {"field": _field_of(err.get("loc", ())), "message": str(err.get("msg", ""))}
+            {"field": _field_of(err.get("loc", ())), "message": validation_reason(err, locale)}
             for err in exc.errors()
         ]
         first = errors[0] if errors else {"field": "body", "message": ""}
         message = translate(
-            _("{field}: {reason}"),
-            get_locale(request),
-            field=first["field"],
-            reason=first["message"],
+            _("{field}: {reason}"), locale, field=first["field"], reason=first["message"]
         )
         return _error(422, "InvalidInput", message, first["field"], errors=errors)
 

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from regulars.core.config import get_settings
 from regulars.core.i18n import reader_locale, translate
+from regulars.core.reasons import validation_reason
 from regulars.imports.formats import LINE
 
 # Called with (stage, done, total) so a CLI can draw a progress bar; ``None`` draws nothing.
@@ -96,7 +97,7 @@ def report_validation(
     """
     for err in exc.errors():
         loc = err.get("loc", ())
-        message = str(err.get("msg", "")).removeprefix("Value error, ")
+        message = validation_reason(err, reader_locale() or get_settings().default_locale)
         name = str(loc[0]) if loc else ""
         if not name and ": " in message:
             name, message = message.split(": ", 1)

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from regulars.core.errors import DomainError, Forbidden, InvalidInput
 from regulars.core.i18n import _
+from regulars.core.reasons import invalid_input
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
 from regulars.core.web import IdPath, UowDep
@@ -53,14 +54,7 @@ def form_invalid(exc: Exception) -> DomainError:
     if isinstance(exc, DomainError):
         return exc
     if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return InvalidInput(
-            _("{where}: {reason}"),
-            field=where or None,
-            where=where or "-",
-            reason=first.get("msg", ""),
-        )
+        return invalid_input(exc)
     return InvalidInput(_("{where}: {reason}"), where="-", reason=str(exc))
 
 

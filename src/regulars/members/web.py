@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from regulars.core.errors import DomainError, InvalidInput
 from regulars.core.i18n import _
+from regulars.core.reasons import invalid_input
 from regulars.core.web import IdPath, UowDep
 from regulars.members import extensions, queries, rules, service
 from regulars.members.schemas import ConsentIn, MemberCreate, MemberUpdate
@@ -99,14 +100,7 @@ def form_error(exc: Exception) -> DomainError:
     if isinstance(exc, DomainError):
         return exc
     if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()) if not str(p).startswith("function"))
-        return InvalidInput(
-            _("{where}: {reason}"),
-            field=where or None,
-            where=where or "-",
-            reason=first.get("msg", ""),
-        )
+        return invalid_input(exc)
     return InvalidInput(_("{where}: {reason}"), where="-", reason=str(exc))
 
 

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from regulars.catalog.queries import manufacturer_by_code
 from regulars.core.csvtext import CsvText
 from regulars.core.errors import Conflict, DomainError, InvalidInput, NotFound
-from regulars.core.i18n import _
+from regulars.core.i18n import _, reader_locale
+from regulars.core.reasons import validation_reason
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
 from regulars.offers import rules
@@ -127,7 +128,7 @@ def _row_data(row: dict[str, str]) -> dict[str, Any]:
 def _pydantic_reason(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"])
-    message = str(first["msg"]).removeprefix("Value error, ")
+    message = validation_reason(first, reader_locale())
     return f"{where}: {message}" if where else message
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from regulars.catalog.models import Product
 from regulars.core.errors import DomainError, Forbidden, InvalidInput
 from regulars.core.i18n import _
+from regulars.core.reasons import invalid_input
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
 from regulars.core.web import IdPath, UowDep
@@ -76,14 +77,7 @@ def _problem(exc: Exception) -> DomainError:
     if isinstance(exc, DomainError):
         return exc
     if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return InvalidInput(
-            _("{where}: {reason}"),
-            field=where or None,
-            where=where or "-",
-            reason=str(first.get("msg", "")).removeprefix("Value error, "),
-        )
+        return invalid_input(exc)
     return InvalidInput(_("{where}: {reason}"), where="-", reason=str(exc))
 
 
