@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import polars as pl
+from sqlalchemy import func, select
 
 from regulars.core.db import is_postgres
 from regulars.core.uow import UnitOfWork
@@ -60,6 +61,24 @@ def write_cache(uow: UnitOfWork, mebibytes: int = 64) -> Iterator[None]:
 def is_pg(uow: UnitOfWork) -> bool:
     """Tell whether the unit of work runs on PostgreSQL."""
     return is_postgres(uow.session.get_bind().dialect)
+
+
+# The key of the advisory lock that imports take turns on (the bytes of "REGULARS").
+IMPORT_LOCK = 0x524547554C415253
+
+
+def import_turn(uow: UnitOfWork) -> None:
+    """Wait for this import's turn to read and write a batch, until the transaction ends.
+
+    Every import takes it first in each batch, before it looks for the rows already
+    recorded, so two imports running at once (the same file uploaded twice, a CLI import
+    beside a staff upload) take turns batch by batch, and the second finds what the first
+    wrote instead of failing on a unique key. On PostgreSQL it is a transaction-level
+    advisory lock; SQLite's writers take turns per transaction already (``BEGIN
+    IMMEDIATE``, ``core.db``), so there it does nothing.
+    """
+    if is_pg(uow):
+        uow.session.execute(select(func.pg_advisory_xact_lock(IMPORT_LOCK)))
 
 
 def pg_array(values: pl.Series | Sequence[Any]) -> str:

@@ -20,6 +20,7 @@ from regulars.core.crypto import FieldCipher, get_cipher
 from regulars.core.i18n import _
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
+from regulars.imports import bulk
 from regulars.imports.formats import EXTRA_PREFIX, LINE, LIST_SEPARATOR
 from regulars.imports.outcome import Checkpoint, Outcome, Progress, report_validation, say
 from regulars.members import rules
@@ -215,6 +216,7 @@ def _store(
     member_ids: list[int],
 ) -> None:
     """Insert new members and update known ones for one batch of valid rows."""
+    bulk.import_turn(uow)
     existing = _existing(
         uow,
         [i["card_no"] for i in items if i["card_no"]],

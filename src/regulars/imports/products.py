@@ -20,6 +20,7 @@ from regulars.catalog.schemas import ProductCreate
 from regulars.core.i18n import _
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
+from regulars.imports import bulk
 from regulars.imports.formats import LINE, LIST_SEPARATOR
 from regulars.imports.outcome import Checkpoint, Outcome, Progress, report_validation, say
 
@@ -143,6 +144,7 @@ def _store(
     is_demo: bool,
 ) -> None:
     """Insert new products and update known ones for one batch of valid rows."""
+    bulk.import_turn(uow)
     maker_names: dict[str, str | None] = {}
     for _l, data, _g, name in items:
         if data.manufacturer_code and not maker_names.get(data.manufacturer_code):

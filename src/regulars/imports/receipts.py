@@ -19,9 +19,10 @@ How it goes, and why:
   stored ``response`` (shaped like ``ReceiptAnswer``) is written in the same insert and
   lines need no RETURNING. Rows go to the driver as stored: ``COPY`` on PostgreSQL,
   ``executemany`` on SQLite (``bulk.write_rows``), committed batch by batch
-  (``BATCH_RECEIPTS``). Receipts already recorded are found once, before the first batch
-  (``_known``). Receipts are written in time order, so receipt ids follow ``occurred_at``
-  within one import.
+  (``BATCH_RECEIPTS``). Receipts already recorded are found batch by batch (``_known``),
+  each batch in its import's turn (``bulk.import_turn``), so two imports at once take
+  turns and the second finds what the first wrote. Receipts are written in time order,
+  so receipt ids follow ``occurred_at`` within one import.
 * Before writing, each batch locks the stores, tills, members and products it names, one
   statement per table, and leaves out receipts whose parent has gone since the file was
   resolved (reported as bad rows); on PostgreSQL it then writes without the foreign keys'
@@ -290,6 +291,7 @@ def receipts_load(
     f = _resolve(uow, f, outcome)
     _consistency(f.filter(~pl.col(LINE).is_in(list(outcome.bad_lines))), outcome)
     good = spread_bad_receipts(f, outcome)
+    bulk.import_turn(uow)
     places = _places(uow, good, is_demo=is_demo)
     ids = pl.DataFrame(
         [(s, t, a, b) for (s, t), (a, b) in places.items()],
@@ -305,7 +307,7 @@ def receipts_load(
     # Receipts go in time order (the file's order among equal times): each member's
     # earliest sale comes in the first batch that has the member, so later batches leave
     # the first purchase alone, and the time index is written at its end.
-    heads = _known(uow, receipt_heads(good).sort("at", maintain_order=True))
+    heads = receipt_heads(good).sort("at", maintain_order=True)
     members: set[int] = set()
     total_lines = good.height
     done_lines = 0
@@ -314,7 +316,10 @@ def receipts_load(
     triggers = RowTriggers()
     size = BATCH_RECEIPTS["postgresql" if bulk.is_pg(uow) else "sqlite"]
     for start in range(0, heads.height, size):
-        batch = heads.slice(start, size)
+        # Receipts already recorded are looked for in the batch's own turn, so another
+        # import's receipts written since are found, not written twice.
+        bulk.import_turn(uow)
+        batch = _known(uow, heads.slice(start, size))
         same = batch.filter(pl.col("known_hash") == pl.col("hash"))
         clash = batch.filter(
             pl.col("known_hash").is_not_null() & (pl.col("known_hash") != pl.col("hash"))
