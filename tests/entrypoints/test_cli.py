@@ -81,3 +81,14 @@ def test_export_erase_and_key_rotation(cli_db: str, tmp_path, monkeypatch) -> No
     assert runner.invoke(app, ["members", "erase", member_id]).exit_code == 2
     invoke("members", "erase", member_id, "--yes")
     assert json.loads(invoke("members", "show", member_id, "--json"))["status"] == "erased"
+
+
+def test_serve_warns_that_sqlite_gains_nothing_from_more_workers(cli_db: str, monkeypatch) -> None:
+    from regulars.entrypoints import cli
+
+    served: list[int] = []
+    monkeypatch.setattr(cli, "serve_spread", lambda config: served.append(config.workers))
+    out = " ".join(invoke("serve", "--workers", "2", "--no-scheduler").split())
+    assert served == [2]
+    warned = "SQLite takes one writer at a time: 2 workers are no faster than one" in out
+    assert warned == cli_db.startswith("sqlite")

@@ -18,7 +18,7 @@ from regulars.catalog.schemas import StoreCreate
 from regulars.core.config import get_settings
 from regulars.core.crypto import FieldCipher, load_key, reset_cipher
 from regulars.core.errors import DomainError
-from regulars.core.i18n import translate
+from regulars.core.i18n import _, translate
 from regulars.entrypoints import context
 from regulars.entrypoints.cli_analytics import analytics_app
 from regulars.entrypoints.cli_baskets import baskets_app
@@ -88,6 +88,14 @@ def serve(
 ) -> None:
     """Serve the API and staff app (API docs at /docs), with the job scheduler."""
     settings = get_settings()
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        # Measured (benchmarks/results/ingest.md): no faster, and the slowest answers wait
+        # for the other worker's write lock.
+        message = _(
+            "SQLite takes one writer at a time: {workers} workers are no faster than one"
+            " and make the slowest answers wait; use PostgreSQL to serve with more"
+        )
+        console.print(f"[yellow]{translate(message, settings.default_locale, workers=workers)}[/]")
     if scheduler:
         # One scheduler per server, in the supervising process however many workers serve;
         # each job claims its (job, day) row first, so a second scheduler could not repeat it.
