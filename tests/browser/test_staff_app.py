@@ -15,6 +15,7 @@ from tests.browser.conftest import MEMBERS, LiveServer
 from tests.browser.helpers import (
     ACCOUNTS,
     PASSWORD,
+    SCREENSHOTS,
     SPARE_ACCOUNTS,
     VIEWPORT,
     screenshot,
@@ -168,3 +169,30 @@ def test_catalogue_and_stores_pages(page: Page, live_server: LiveServer) -> None
     page.goto("/stores")
     expect(page.locator("main")).to_contain_text(live_server.seeded.store_code)
     screenshot(page, "stores.png")
+
+
+def test_sections_on_a_phone_stay_one_line_and_mark_the_page(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    phone = browser.new_context(
+        base_url=live_server.base_url, viewport={"width": 390, "height": 844}
+    )
+    try:
+        page = phone.new_page()
+        staff_login(page, ADMIN)  # the admin sees every section
+        page.goto("/loyalty/coupons")
+        nav = page.get_by_test_id("sections")
+        expect(nav.locator("a[aria-current=page]")).to_have_count(1)
+        expect(nav.locator("a[aria-current=page]")).to_have_attribute("href", "/loyalty/coupons")
+        box = nav.bounding_box()
+        link = nav.locator("a").first.bounding_box()
+        assert box is not None and link is not None
+        # One line that scrolls sideways, not fourteen links wrapped into a block.
+        assert box["height"] < 2 * link["height"], (box, link)
+        assert nav.evaluate("n => n.scrollWidth > n.clientWidth")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no page scroll
+        page.goto("/loyalty")
+        expect(nav.locator("a[aria-current=page]")).to_have_attribute("href", "/loyalty")
+        page.screenshot(path=str(SCREENSHOTS / "sections-phone.png"))  # the first screen
+    finally:
+        phone.close()
