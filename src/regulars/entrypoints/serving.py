@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sys
 from typing import Any
 
 from uvicorn.config import STARTUP_FAILURE, Config
@@ -215,6 +216,11 @@ class SpreadWorkers(Multiprocess):
 
 def serve_spread(config: Config) -> None:
     """Serve ``config.app`` with ``config.workers`` workers, connections spread over them."""
+    if not sys.platform.startswith("linux"):
+        # Only Linux balances connections over sockets that share a port (elsewhere the
+        # last socket bound may take them all): uvicorn's one shared socket there.
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return
     sockets = spread_sockets(config.host, config.port, config.workers, config.backlog)
     try:
         SpreadWorkers(config, sockets).run()
