@@ -53,8 +53,11 @@ def _set_up(url: str, terminals: int) -> tuple[World, dict[str, str]]:
 
 @pytest.fixture
 def live_till(fresh_database: str, settings: Settings, tmp_path: Path) -> Iterator[LiveTill]:
-    """Four tills of one store and a uvicorn server answering for them."""
+    """Four tills of one store and a server answering for them: on PostgreSQL two worker
+    processes, as served in production, each taking its share of the tills' connections
+    (on SQLite one, as its writers take turns anyway)."""
     world, keys = _set_up(fresh_database, terminals=4)
     log = tmp_path / "server.log"
-    with running_server(fresh_database, settings, log) as base_url:
+    workers = 2 if fresh_database.startswith("postgresql") else 1
+    with running_server(fresh_database, settings, log, workers=workers) as base_url:
         yield LiveTill(base_url=base_url, database_url=fresh_database, world=world, keys=keys)

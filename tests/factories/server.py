@@ -45,10 +45,12 @@ def running_server(
     log: Path,
     *,
     while_starting: Callable[[], None] | None = None,
+    workers: int = 1,
 ) -> Iterator[str]:
     """Serve the app on ``database_url`` (it sees only the environment); yield its base URL.
 
-    ``while_starting`` runs while the server imports the app (seeding, for example).
+    ``while_starting`` runs while the server imports the app (seeding, for example);
+    ``workers`` is ``regulars serve --workers``.
     """
     port = free_port()
     env = {
@@ -59,7 +61,7 @@ def running_server(
     }
     # ``regulars serve`` as in production (its HTTP protocol included), without the jobs.
     command = [str(Path(sys.executable).with_name("regulars")), "serve", "--no-scheduler"]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     with log.open("wb") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"

@@ -847,6 +847,13 @@ def return_record(
     if existing is not None:
         return _replay(existing, digest)
     original = _original_receipt(uow, store, data)
+    # Looked up again now that the original is locked: a replay that waited for the lock
+    # while its first send recorded the return must answer as a replay, not count that
+    # return against itself and refuse ("already returned"). Found by the end-to-end test
+    # once two server processes served the tills.
+    existing = _existing(uow, store.id, terminal.id, data.receipt_no)
+    if existing is not None:
+        return _replay(existing, digest)
     lines = {
         line.line_no: line
         for line in uow.session.scalars(
