@@ -10,6 +10,7 @@ receipt); now it reports every row unchanged. Runs on both databases.
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,10 +20,14 @@ from sqlalchemy import func, select
 from regulars.catalog.models import Store
 from regulars.core.db import make_engine, make_session_factory
 from regulars.core.uow import UnitOfWork
+from regulars.imports import bulk
 from regulars.imports import members as members_import
 from regulars.imports import receipts as receipts_import
+from regulars.imports import service as import_service
 from regulars.imports.formats import Kind
+from regulars.imports.models import ImportRun
 from regulars.imports.service import import_file
+from regulars.imports.web import execute_queued
 from regulars.members.models import Member
 from regulars.sales.models import Receipt, ReceiptLine
 from tests.factories.imports import write_table
@@ -107,5 +112,48 @@ def test_two_imports_of_one_file_at_once_take_turns(
             assert count(select(func.count()).select_from(Receipt)) == RECEIPTS
             assert count(select(func.count()).select_from(ReceiptLine)) == lines
             assert count(select(func.count()).where(Store.code.like("C0%"))) == 3
+    finally:
+        engine.dispose()
+
+
+def test_a_queued_run_says_it_waits_for_another_imports_turn(
+    fresh_database: str, tmp_path: Path
+) -> None:
+    if not fresh_database.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: on SQLite a run waits for the write lock, unreported")
+    engine = make_engine(fresh_database, pool_size=4)
+    factory = make_session_factory(engine)
+    try:
+        with UnitOfWork(factory) as uow:
+            build_world(uow)
+            path = write_table(tmp_path / "people.csv", _member_rows())
+            run = import_service.run_queue(
+                uow,
+                kind="members",
+                filename="people.csv",
+                content=path.read_bytes(),
+                actor="test",
+            )
+            uow.commit()
+            run_id = run.id
+
+        def status() -> str:
+            with UnitOfWork(factory) as uow:
+                return uow.session.get_one(ImportRun, run_id).status
+
+        with engine.connect() as holder:  # another import's batch, holding the turn
+            holder.execute(select(func.pg_advisory_lock(bulk.IMPORT_LOCK)))
+            worker = threading.Thread(target=execute_queued, args=(factory, run_id))
+            worker.start()
+            deadline = time.monotonic() + 30
+            while status() != "waiting":
+                assert time.monotonic() < deadline and worker.is_alive(), status()
+                time.sleep(0.05)
+            holder.execute(select(func.pg_advisory_unlock(bulk.IMPORT_LOCK)))
+            holder.commit()
+        worker.join(30)
+        assert status() == "done"
+        with UnitOfWork(factory) as uow:
+            assert uow.session.get_one(ImportRun, run_id).rows_loaded == RECEIPTS
     finally:
         engine.dispose()

@@ -44,6 +44,7 @@ LABELS: dict[str, str] = {
     "receipts": _("receipts"),
     "queued": _("queued"),
     "running": _("running"),
+    "waiting": _("waiting for another import to finish a batch"),
     "done": _("done"),
     "failed": _("failed"),
     # points ledger: kinds of line and their sources

@@ -21,13 +21,13 @@ from rich.table import Table
 
 from regulars.core.config import get_settings
 from regulars.core.errors import DomainError
-from regulars.core.i18n import translate
+from regulars.core.i18n import _, translate
 from regulars.demo import service as demo_service
 from regulars.entrypoints import context
 from regulars.imports import service as import_service
 from regulars.imports.formats import Kind
+from regulars.imports.outcome import WAITING, RowError
 from regulars.imports.outcome import Progress as ProgressCallback
-from regulars.imports.outcome import RowError
 
 import_app = typer.Typer(
     help="Bulk import of members, products and receipts (CSV or Parquet).", no_args_is_help=True
@@ -54,6 +54,10 @@ def _progress_bar() -> Iterator[ProgressCallback]:
         tasks: dict[str, TaskID] = {}
 
         def update(stage: str, done: int, total: int) -> None:
+            if stage == WAITING:  # another import's batch first (``bulk.import_turn``)
+                message = _("waiting for another import to finish a batch")
+                console.print(translate(message, get_settings().default_locale))
+                return
             if stage not in tasks:
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 
 from regulars.core.db import is_postgres
 from regulars.core.uow import UnitOfWork
+from regulars.imports.outcome import WAITING, Progress
 
 
 def driver(uow: UnitOfWork) -> tuple[Any, bool]:
@@ -67,18 +68,31 @@ def is_pg(uow: UnitOfWork) -> bool:
 IMPORT_LOCK = 0x524547554C415253
 
 
-def import_turn(uow: UnitOfWork) -> None:
+def import_turn(uow: UnitOfWork, waiting: Callable[[], None] | None = None) -> None:
     """Wait for this import's turn to read and write a batch, until the transaction ends.
 
     Every import takes it first in each batch, before it looks for the rows already
     recorded, so two imports running at once (the same file uploaded twice, a CLI import
     beside a staff upload) take turns batch by batch, and the second finds what the first
     wrote instead of failing on a unique key. On PostgreSQL it is a transaction-level
-    advisory lock; SQLite's writers take turns per transaction already (``BEGIN
+    advisory lock, and ``waiting`` is called first when another import holds it (the run's
+    page then says so); SQLite's writers take turns per transaction already (``BEGIN
     IMMEDIATE``, ``core.db``), so there it does nothing.
     """
-    if is_pg(uow):
-        uow.session.execute(select(func.pg_advisory_xact_lock(IMPORT_LOCK)))
+    if not is_pg(uow):
+        return
+    if waiting is not None:
+        if uow.session.scalar(select(func.pg_try_advisory_xact_lock(IMPORT_LOCK))):
+            return
+        waiting()
+    uow.session.execute(select(func.pg_advisory_xact_lock(IMPORT_LOCK)))
+
+
+def waiting_report(progress: Progress | None, done: int, total: int) -> Callable[[], None] | None:
+    """The ``waiting`` of :func:`import_turn` for a run with a ``progress`` callback."""
+    if progress is None:
+        return None
+    return lambda: progress(WAITING, done, total)
 
 
 def pg_array(values: pl.Series | Sequence[Any]) -> str:

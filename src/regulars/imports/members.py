@@ -196,6 +196,7 @@ def members_load(
                 if key[1]:
                     seen[key] = item["line"]
             items.append(item)
+        bulk.import_turn(uow, bulk.waiting_report(progress, done * BATCH, len(rows)))
         _store(uow, items, outcome, cipher, source=source, is_demo=is_demo, member_ids=member_ids)
         uow.flush()
         if checkpoint is not None:
@@ -215,8 +216,8 @@ def _store(
     is_demo: bool,
     member_ids: list[int],
 ) -> None:
-    """Insert new members and update known ones for one batch of valid rows."""
-    bulk.import_turn(uow)
+    """Insert new members and update known ones for one batch of valid rows (in the
+    import's turn, see :func:`bulk.import_turn`)."""
     existing = _existing(
         uow,
         [i["card_no"] for i in items if i["card_no"]],

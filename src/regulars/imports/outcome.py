@@ -17,6 +17,8 @@ from regulars.imports.formats import LINE
 
 # Called with (stage, done, total) so a CLI can draw a progress bar; ``None`` draws nothing.
 Progress = Callable[[str, int, int], None]
+#: The stage a run reports while it waits for another import's turn (``bulk.import_turn``).
+WAITING = "waiting"
 # Called after each batch; the entrypoint passes ``uow.commit`` to commit batch by batch.
 Checkpoint = Callable[[], None]
 

@@ -128,6 +128,7 @@ def products_load(
             if data.barcode:
                 seen_barcode[data.barcode] = line
             items.append((line, data, given, row.get("manufacturer_name")))
+        bulk.import_turn(uow, bulk.waiting_report(progress, done * BATCH, len(rows)))
         _store(uow, items, outcome, is_demo=is_demo)
         uow.flush()
         if checkpoint is not None:
@@ -143,8 +144,8 @@ def _store(
     *,
     is_demo: bool,
 ) -> None:
-    """Insert new products and update known ones for one batch of valid rows."""
-    bulk.import_turn(uow)
+    """Insert new products and update known ones for one batch of valid rows (in the
+    import's turn, see :func:`bulk.import_turn`)."""
     maker_names: dict[str, str | None] = {}
     for _l, data, _g, name in items:
         if data.manufacturer_code and not maker_names.get(data.manufacturer_code):

@@ -291,7 +291,7 @@ def receipts_load(
     f = _resolve(uow, f, outcome)
     _consistency(f.filter(~pl.col(LINE).is_in(list(outcome.bad_lines))), outcome)
     good = spread_bad_receipts(f, outcome)
-    bulk.import_turn(uow)
+    bulk.import_turn(uow, bulk.waiting_report(progress, 0, good.height))
     places = _places(uow, good, is_demo=is_demo)
     ids = pl.DataFrame(
         [(s, t, a, b) for (s, t), (a, b) in places.items()],
@@ -318,7 +318,7 @@ def receipts_load(
     for start in range(0, heads.height, size):
         # Receipts already recorded are looked for in the batch's own turn, so another
         # import's receipts written since are found, not written twice.
-        bulk.import_turn(uow)
+        bulk.import_turn(uow, bulk.waiting_report(progress, done_lines, total_lines))
         batch = _known(uow, heads.slice(start, size))
         same = batch.filter(pl.col("known_hash") == pl.col("hash"))
         clash = batch.filter(

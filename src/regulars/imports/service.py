@@ -23,7 +23,7 @@ from regulars.core.uow import UnitOfWork
 from regulars.imports.formats import Kind, read_frame
 from regulars.imports.members import members_load
 from regulars.imports.models import ImportRun
-from regulars.imports.outcome import Checkpoint, Outcome, Progress, write_report
+from regulars.imports.outcome import WAITING, Checkpoint, Outcome, Progress, write_report
 from regulars.imports.products import products_load
 from regulars.imports.receipts import receipts_load
 
@@ -196,12 +196,16 @@ def upload_path(run_id: int, filename: str, sha256: str) -> Path:
     return get_settings().var_dir / "uploads" / f"{run_id}-{sha256[:16]}-{safe}"
 
 
-def run_progress(uow: UnitOfWork, *, run_id: int, done: int, total: int) -> None:
-    """Record how far a background run has come."""
+def run_progress(
+    uow: UnitOfWork, *, run_id: int, done: int, total: int, stage: str = "running"
+) -> None:
+    """Record how far a background run has come, and whether it waits for another
+    import's turn (``stage`` :data:`WAITING`)."""
+    status = WAITING if stage == WAITING else "running"
     uow.session.execute(
         update(ImportRun)
         .where(ImportRun.id == run_id)
-        .values(status="running", rows_done=done, rows_total=total)
+        .values(status=status, rows_done=done, rows_total=total)
         .execution_options(synchronize_session=False)
     )
 

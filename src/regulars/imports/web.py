@@ -41,8 +41,8 @@ def execute_queued(session_factory: sessionmaker[Session], run_id: int) -> None:
         run = queries.run_get(uow.session, run_id=run_id)
         path = service.upload_path(run.id, run.filename, run.sha256)
 
-        def progress(_stage: str, done: int, total: int) -> None:
-            service.run_progress(uow, run_id=run_id, done=done, total=total)
+        def progress(stage: str, done: int, total: int) -> None:
+            service.run_progress(uow, run_id=run_id, done=done, total=total, stage=stage)
             uow.commit()
 
         try:
