@@ -56,11 +56,11 @@ def test_each_socket_takes_a_share_of_connections_made_at_once() -> None:
     assert sum(taken) == CONNECTIONS and min(taken) >= 1, taken
 
 
-def _pids(port: int) -> list[int]:
+def _pids(port: int, timeout: float = 30) -> list[int]:
     """The worker pid behind each of ``CONNECTIONS`` connections opened at once."""
 
     def ask(_n: int) -> int:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=timeout) as client:
             return int(client.get("/").text)
 
     with ThreadPoolExecutor(CONNECTIONS) as pool:
@@ -68,7 +68,7 @@ def _pids(port: int) -> list[int]:
 
 
 @pytest.fixture
-def spread_server() -> Iterator[int]:
+def spread_server() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     port = _free_port()
     code = (
         "import uvicorn\n"
@@ -85,7 +85,7 @@ def spread_server() -> Iterator[int]:
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    yield port
+    yield port, process
     process.send_signal(signal.SIGINT)
     try:
         process.wait(30)
@@ -95,8 +95,11 @@ def spread_server() -> Iterator[int]:
 
 
 @pytest.mark.slow
-def test_both_workers_serve_and_a_dead_one_is_replaced_on_its_socket(spread_server: int) -> None:
-    first = _pids(spread_server)
+def test_both_workers_serve_and_a_dead_one_is_replaced_on_its_socket(
+    spread_server: tuple[int, subprocess.Popen[bytes]],
+) -> None:
+    port, _supervisor = spread_server
+    first = _pids(port)
     workers = set(first)
     assert len(workers) == 2, first  # both workers took connections opened at once
     dead = min(workers)
@@ -105,9 +108,25 @@ def test_both_workers_serve_and_a_dead_one_is_replaced_on_its_socket(spread_serv
     # socket: its replacement listens there (an answer would never come otherwise).
     deadline = time.monotonic() + 60
     while True:
-        after = set(_pids(spread_server))
+        after = set(_pids(port))
         if len(after) == 2 and dead not in after:
             break
         assert time.monotonic() < deadline, after
         time.sleep(0.5)
     assert (workers - {dead}) < after
+
+
+@pytest.mark.slow
+def test_the_worker_count_is_fixed_so_no_socket_is_left_without_a_worker(
+    spread_server: tuple[int, subprocess.Popen[bytes]],
+) -> None:
+    port, supervisor = spread_server
+    workers = set(_pids(port))
+    supervisor.send_signal(signal.SIGTTOU)  # uvicorn would stop a worker: its socket orphaned
+    time.sleep(1.5)  # the supervisor reads signals every half second
+    for _ in range(3):  # a connection on an orphaned socket would never be answered
+        assert set(_pids(port, timeout=5)) == workers
+    supervisor.send_signal(signal.SIGTTIN)  # uvicorn would add a worker on every socket
+    time.sleep(1.5)
+    for _ in range(3):
+        assert set(_pids(port, timeout=5)) == workers

@@ -164,7 +164,8 @@ class SpreadWorkers(Multiprocess):
 
     uvicorn's supervisor gives all its workers the same sockets and has no setting for
     this; the three methods that start workers are written again here with the socket
-    chosen by the worker's place. Health checks, signals and shutdown are uvicorn's.
+    chosen by the worker's place, and adding or removing a worker by signal (``SIGTTIN``,
+    ``SIGTTOU``) is refused. Health checks, restarts (``SIGHUP``) and shutdown are uvicorn's.
     """
 
     def __init__(self, config: Config, sockets: list[socket.socket]) -> None:
@@ -196,6 +197,15 @@ class SpreadWorkers(Multiprocess):
                 return
             logger.info("worker [%s] died; starting another", process.pid)
             self.processes[place] = self._start(place)
+
+    def handle_ttin(self) -> None:
+        """Refuse to add a worker: every socket has its one worker, and a worker more would
+        have none of its own."""
+        logger.warning("SIGTTIN ignored: the number of workers is fixed (one per socket)")
+
+    def handle_ttou(self) -> None:
+        """Refuse to stop a worker: its socket would keep taking connections nobody accepts."""
+        logger.warning("SIGTTOU ignored: the number of workers is fixed (one per socket)")
 
     def restart_all(self) -> None:
         """Replace each worker in turn, the new one serving before the old one stops."""
