@@ -90,6 +90,18 @@ def test_same_key_other_content_is_409(client, world, uow) -> None:
     assert _count(uow, Receipt) == 1
 
 
+def test_anonymous_sale_replayed_once_and_other_content_is_409(client, world, uow) -> None:
+    payload = receipt_payload(world, "ANON-409", member=False)
+    first = client.post("/api/v1/receipts", json=payload, headers=world.till())
+    assert first.status_code == 201
+    again = client.post("/api/v1/receipts", json=payload, headers=world.till())
+    assert again.status_code == 200 and again.json() == first.json()
+    assert again.headers["Idempotent-Replay"] == "true"
+    changed = receipt_payload(world, "ANON-409", member=False, lines=1)
+    assert client.post("/api/v1/receipts", json=changed, headers=world.till()).status_code == 409
+    assert _count(uow, Receipt) == 1
+
+
 def test_conflict_message_in_chinese(client, world) -> None:
     payload = receipt_payload(world, "R-201")
     client.post("/api/v1/receipts", json=payload, headers=world.till())

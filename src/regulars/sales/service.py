@@ -141,9 +141,10 @@ _SCALED_LINE = ("quantity", "unit_price", "discount", "amount")
 _LINE_PROCESSORS: list[tuple[Any, ...]] = []
 
 
-def _lines_json(lines: list[dict[str, Any]]) -> str:
+def _lines_json(lines: list[dict[str, Any]], *, with_barcode: bool = False) -> str:
     """The lines as :func:`_receipt_with_lines_pg` reads them: one JSON array of objects,
-    each amount as the column stores it (scaled integers)."""
+    each amount as the column stores it (scaled integers); ``with_barcode`` adds each
+    line's barcode instead of its product (:func:`_anonymous_sale_pg`)."""
     if not _LINE_PROCESSORS:
         pg = postgresql.dialect()  # type: ignore[no-untyped-call]
         _LINE_PROCESSORS.append(
@@ -154,7 +155,9 @@ def _lines_json(lines: list[dict[str, Any]]) -> str:
         [
             {
                 "line_no": line["line_no"],
-                "product_id": line["product_id"],
+                ("barcode" if with_barcode else "product_id"): line[
+                    "barcode" if with_barcode else "product_id"
+                ],
                 "quantity": q(line["quantity"]),
                 "unit_price": up(line["unit_price"]),
                 "discount": d(line["discount"]),
@@ -275,6 +278,56 @@ RECEIPT_WITH_LINES_FIRST_PG = _receipt_with_lines_pg(first_purchase=True)
 RECEIPT_WITH_POINTS_PG = {
     first: _receipt_with_lines_pg(first_purchase=first, points=True) for first in (False, True)
 }
+
+_PRICED_COLUMNS = ("line_no", "barcode", "quantity", "unit_price", "discount", "amount")
+
+
+def _anonymous_sale_pg() -> Select[Any]:
+    """PostgreSQL: an anonymous sale of known barcodes in one statement, products included.
+
+    Like :func:`_receipt_with_lines_pg`, but each line carries its barcode, and the
+    statement finds the products itself (``priced``), so the receipt costs no round trip
+    of its own for them. The receipt is inserted only when every barcode is a known
+    product; the statement returns the new id (none for a key already taken, or when a
+    barcode is unknown) and ``known``, whether every barcode was found. A receipt with an
+    unknown barcode then goes the usual way, which makes the product to review.
+    """
+    values = [bindparam(f"r_{name}", type_=RECEIPT_TABLE.c[name].type) for name in _RECEIPT_COLUMNS]
+    line_types = {**{n: LINE_TABLE.c[n].type for n in _LINE_COLUMNS}, "barcode": Text()}
+    lines = (
+        func.json_to_recordset(cast(bindparam("receipt_lines_json", type_=Text()), postgresql.JSON))
+        .table_valued(*(column(name, line_types[name]) for name in _PRICED_COLUMNS))
+        .render_derived(name="line", with_types=True)
+    )
+    # A subquery per line, not a join: with the function's row estimate (100) the planner
+    # chose to hash-join the whole product table for every receipt.
+    product = (
+        select(PRODUCT_TABLE.c.id)
+        .where(PRODUCT_TABLE.c.barcode == lines.c.barcode)
+        .scalar_subquery()
+        .label("product_id")
+    )
+    priced = select(*(lines.c[name] for name in _PRICED_COLUMNS), product).cte("priced")
+    unknown = select(priced.c.line_no).where(priced.c.product_id.is_(None)).exists()
+    head = (
+        postgresql.insert(RECEIPT_TABLE)
+        .from_select(list(_RECEIPT_COLUMNS), select(*values).where(~unknown))
+        .on_conflict_do_nothing(index_elements=_KEY)
+        .returning(RECEIPT_TABLE.c.id)
+        .cte("new_receipt")
+    )
+    written = insert(LINE_TABLE).from_select(
+        ["receipt_id", *_LINE_COLUMNS],
+        select(head.c.id, *(priced.c[name] for name in _LINE_COLUMNS)).join_from(
+            head, priced, true()
+        ),
+    )
+    return select(
+        select(head.c.id).scalar_subquery().label("id"), (~unknown).label("known")
+    ).add_cte(written.cte("new_lines"))
+
+
+ANONYMOUS_SALE_PG = _anonymous_sale_pg()
 
 
 @dataclass(frozen=True)
@@ -599,38 +652,14 @@ def receipt_record(
             return _replay(existing, digest)
         raise
     locked = _account_locked(uow, member, data)
+    if member is None and _anonymous_in_one(uow, data):
+        recorded = _anonymous_sale(uow, store, terminal, data, digest, now, source)
+        if recorded is not None:
+            return recorded
     product_ids = _product_ids(uow, data, member)
-    total = sum((line.amount for line in data.lines), Decimal("0"))
-    discount = sum((line.discount for line in data.lines), Decimal("0"))
-    payments = [p.model_dump(mode="json", exclude_none=True) for p in data.payments]
     member_id = member.id if member else None
-    answer = _stored_answer(
-        kind="sale",
-        store=store,
-        terminal=terminal,
-        receipt_no=data.receipt_no,
-        member_id=member_id,
-        total=total,
-        line_count=len(data.lines),
-        recorded_at=now,
-    )
-    values = {
-        "store_id": store.id,
-        "terminal_id": terminal.id,
-        "receipt_no": data.receipt_no,
-        "kind": "sale",
-        "occurred_at": data.occurred_at,
-        "cashier": data.cashier,
-        "member_id": member_id,
-        "total": total,
-        "discount_total": discount,
-        "line_count": len(data.lines),
-        "payments": payments,
-        "content_hash": digest,
-        "response": answer,
-        "source": source,
-        "recorded_at": now,
-    }
+    answer = _sale_answer(store, terminal, data, member_id, now)
+    values = _sale_values(store, terminal, data, member_id, digest, answer, now, source)
     lines = [
         {
             "line_no": n,
@@ -664,20 +693,120 @@ def receipt_record(
     else:
         receipt_id = _insert_once(uow, values, lines, first)
     if receipt_id is None:
-        # A replay, or another request with this key committed before our insert.
-        stored = _existing(uow, store.id, terminal.id, data.receipt_no)
-        if stored is None:  # pragma: no cover - the conflict row cannot vanish
-            raise Conflict(
-                _("receipt {receipt_no} is being recorded"),
-                field="receipt_no",
-                receipt_no=data.receipt_no,
-            )
-        return _replay(stored, digest)
+        return _taken(uow, store, terminal, data.receipt_no, digest)
     if points is not None:
         answer = {**answer, **points}
     elif member is not None:
         answer = _member_part(uow, member, locked, receipt_id, data, product_ids, answer, now)
     return Recorded(answer=_with_id(answer, receipt_id), replayed=False)
+
+
+def _sale_answer(
+    store: Place, terminal: Place, data: ReceiptIn, member_id: int | None, now: datetime
+) -> dict[str, Any]:
+    """A sale's stored answer before its id and points (:func:`_stored_answer`)."""
+    return _stored_answer(
+        kind="sale",
+        store=store,
+        terminal=terminal,
+        receipt_no=data.receipt_no,
+        member_id=member_id,
+        total=sum((line.amount for line in data.lines), Decimal("0")),
+        line_count=len(data.lines),
+        recorded_at=now,
+    )
+
+
+def _taken(
+    uow: UnitOfWork, store: Place, terminal: Place, receipt_no: str, digest: str
+) -> Recorded:
+    """The answer when the insert found the key taken: a replay, or another request with
+    this key committed before ours (same content: its answer; other content: 409)."""
+    stored = _existing(uow, store.id, terminal.id, receipt_no)
+    if stored is None:  # pragma: no cover - the conflict row cannot vanish
+        raise Conflict(
+            _("receipt {receipt_no} is being recorded"), field="receipt_no", receipt_no=receipt_no
+        )
+    return _replay(stored, digest)
+
+
+def _sale_values(
+    store: Place,
+    terminal: Place,
+    data: ReceiptIn,
+    member_id: int | None,
+    digest: str,
+    answer: dict[str, Any],
+    now: datetime,
+    source: str,
+) -> dict[str, Any]:
+    """A sale's receipt row (its lines apart)."""
+    return {
+        "store_id": store.id,
+        "terminal_id": terminal.id,
+        "receipt_no": data.receipt_no,
+        "kind": "sale",
+        "occurred_at": data.occurred_at,
+        "cashier": data.cashier,
+        "member_id": member_id,
+        "total": sum((line.amount for line in data.lines), Decimal("0")),
+        "discount_total": sum((line.discount for line in data.lines), Decimal("0")),
+        "line_count": len(data.lines),
+        "payments": [p.model_dump(mode="json", exclude_none=True) for p in data.payments],
+        "content_hash": digest,
+        "response": answer,
+        "source": source,
+        "recorded_at": now,
+    }
+
+
+def _anonymous_in_one(uow: UnitOfWork, data: ReceiptIn) -> bool:
+    """Whether a sale without a member can go in one statement (:data:`ANONYMOUS_SALE_PG`):
+    on PostgreSQL, every line by barcode, nothing to redeem."""
+    return (
+        uow.session.get_bind().dialect.name == "postgresql"
+        and not data.coupons
+        and data.list_code is None
+        and not data.redeem_points
+        and all(line.barcode for line in data.lines)
+    )
+
+
+def _anonymous_sale(
+    uow: UnitOfWork,
+    store: Place,
+    terminal: Place,
+    data: ReceiptIn,
+    digest: str,
+    now: datetime,
+    source: str,
+) -> Recorded | None:
+    """Record an anonymous sale with :data:`ANONYMOUS_SALE_PG`; ``None`` when a barcode is
+    not a known product (nothing was written: the caller goes the usual way)."""
+    answer = _sale_answer(store, terminal, data, None, now)
+    values = _sale_values(store, terminal, data, None, digest, answer, now, source)
+    params: dict[str, Any] = {f"r_{name}": values.get(name) for name in _RECEIPT_COLUMNS}
+    params["receipt_lines_json"] = _lines_json(
+        [
+            {
+                "line_no": n,
+                "barcode": line.barcode,
+                "product_id": None,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "discount": line.discount,
+                "amount": line.amount,
+            }
+            for n, line in enumerate(data.lines, start=1)
+        ],
+        with_barcode=True,
+    )
+    row = uow.session.connection().execute(ANONYMOUS_SALE_PG, params).one()
+    if not row.known:
+        return None
+    if row.id is None:
+        return _taken(uow, store, terminal, data.receipt_no, digest)
+    return Recorded(answer=_with_id(answer, int(row.id)), replayed=False)
 
 
 def _points_plan(
