@@ -6,6 +6,7 @@ Messages are marked with :func:`_` where they are written and translated at the 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -69,7 +70,7 @@ def reader_locale() -> str | None:
     return _reader.get()
 
 
-class Localised:
+class Localised(ABC):
     """A part of a message that is itself written in the message's language.
 
     Given as a parameter of :func:`translate`, it is rendered in the locale the message is
@@ -77,9 +78,9 @@ class Localised:
     error, raised deep in a handler) still reads in one language when it is shown.
     """
 
+    @abstractmethod
     def in_locale(self, locale: str) -> str:
         """This part in ``locale`` (``en`` or ``zh_CN``)."""
-        raise NotImplementedError
 
     def __str__(self) -> str:
         return self.in_locale(normalise_locale(_reader.get()))
