@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from regulars.catalog.models import Store
 from regulars.core.db import make_engine, make_session_factory
@@ -69,12 +70,14 @@ def _shared(runs: list[tuple[int, int, int]], rows: int) -> bool:
     )
 
 
-def _both_at_once(factory: object, kind: Kind, path: Path) -> list[tuple[int, int, int]]:
+def _both_at_once(
+    factory: sessionmaker[Session], kind: Kind, path: Path
+) -> list[tuple[int, int, int]]:
     """Import ``path`` twice at once; each run's (loaded, unchanged, bad), sorted."""
     start = threading.Barrier(2)
 
     def one(_n: int) -> tuple[int, int, int]:
-        with UnitOfWork(factory) as uow:  # type: ignore[arg-type]
+        with UnitOfWork(factory) as uow:
             start.wait()
             run, _ = import_file(
                 uow, kind=kind, data=path, filename=path.name, checkpoint=uow.commit

@@ -151,13 +151,12 @@ def _lines_json(lines: list[dict[str, Any]], *, with_barcode: bool = False) -> s
             tuple(LINE_TABLE.c[n].type.bind_processor(pg) for n in _SCALED_LINE)
         )
     q, up, d, a = _LINE_PROCESSORS[0]
+    key = "barcode" if with_barcode else "product_id"
     return json.dumps(
         [
             {
                 "line_no": line["line_no"],
-                ("barcode" if with_barcode else "product_id"): line[
-                    "barcode" if with_barcode else "product_id"
-                ],
+                key: line[key],
                 "quantity": q(line["quantity"]),
                 "unit_price": up(line["unit_price"]),
                 "discount": d(line["discount"]),
@@ -791,7 +790,6 @@ def _anonymous_sale(
             {
                 "line_no": n,
                 "barcode": line.barcode,
-                "product_id": None,
                 "quantity": line.quantity,
                 "unit_price": line.unit_price,
                 "discount": line.discount,
