@@ -151,9 +151,16 @@ def existing_receipts(uow: UnitOfWork, keys: pl.DataFrame) -> pl.DataFrame:
     """Receipts already recorded under the keys (store_id, terminal_id, receipt_no) given.
 
     One statement joins the keys with the receipt table through its unique index; the
-    answer has ``terminal_id``, ``receipt_no`` and the stored ``known_hash``.
+    answer has ``terminal_id``, ``receipt_no``, the stored ``known_hash``, and the receipt's
+    ``known_id`` and ``known_source`` (whose hash it is: ``sales.content``).
     """
-    schema = {"terminal_id": pl.Int64, "receipt_no": pl.String, "known_hash": pl.String}
+    schema = {
+        "terminal_id": pl.Int64,
+        "receipt_no": pl.String,
+        "known_hash": pl.String,
+        "known_id": pl.Int64,
+        "known_source": pl.String,
+    }
     if keys.is_empty():
         return pl.DataFrame(schema=schema)
     raw, pg = driver(uow)
@@ -161,7 +168,7 @@ def existing_receipts(uow: UnitOfWork, keys: pl.DataFrame) -> pl.DataFrame:
     try:
         if pg:
             cursor.execute(
-                "SELECT r.terminal_id, r.receipt_no, r.content_hash"
+                "SELECT r.terminal_id, r.receipt_no, r.content_hash, r.id, r.source"
                 " FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS k(s, t, n)"
                 " JOIN receipt r ON r.store_id = k.s AND r.terminal_id = k.t"
                 " AND r.receipt_no = k.n",
@@ -170,7 +177,7 @@ def existing_receipts(uow: UnitOfWork, keys: pl.DataFrame) -> pl.DataFrame:
         else:
             # CROSS JOIN keeps SQLite's loop order: each key probes the unique index.
             cursor.execute(
-                "SELECT r.terminal_id, r.receipt_no, r.content_hash"
+                "SELECT r.terminal_id, r.receipt_no, r.content_hash, r.id, r.source"
                 " FROM json_each(?) AS k CROSS JOIN receipt AS r"
                 " WHERE r.store_id = json_extract(k.value, '$[0]')"
                 " AND r.terminal_id = json_extract(k.value, '$[1]')"
@@ -181,6 +188,45 @@ def existing_receipts(uow: UnitOfWork, keys: pl.DataFrame) -> pl.DataFrame:
     finally:
         cursor.close()
     return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+class KeyTaken(Exception):
+    """A write of :func:`key_guard` met a unique key another transaction took since."""
+
+
+# SQLSTATE of "unique_violation".
+_UNIQUE_VIOLATION = "23505"
+_GUARD = "regulars_key_guard"
+
+
+@contextmanager
+def key_guard(uow: UnitOfWork) -> Iterator[None]:
+    """Run writes that may meet a key taken since it was looked for; on PostgreSQL a
+    unique violation undoes them alone (a savepoint) and raises :class:`KeyTaken`.
+
+    Imports take turns (:func:`import_turn`), but a till does not take them: a receipt it
+    records between the batch's look-up and its write takes the key (on PostgreSQL the
+    write waits for the till's transaction, then fails). The caller looks again and
+    writes the rest. SQLite needs nothing: the batch holds the write lock from its
+    ``BEGIN IMMEDIATE``, so no till writes in between.
+    """
+    raw, pg = driver(uow)
+    if not pg:
+        yield
+        return
+    with raw.cursor() as cursor:
+        cursor.execute(f"SAVEPOINT {_GUARD}")
+    try:
+        yield
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) != _UNIQUE_VIOLATION:
+            raise
+        with raw.cursor() as cursor:
+            cursor.execute(f"ROLLBACK TO SAVEPOINT {_GUARD}")
+            cursor.execute(f"RELEASE SAVEPOINT {_GUARD}")
+        raise KeyTaken from exc
+    with raw.cursor() as cursor:
+        cursor.execute(f"RELEASE SAVEPOINT {_GUARD}")
 
 
 def reserve_ids(uow: UnitOfWork, table: str, count: int) -> pl.Series:

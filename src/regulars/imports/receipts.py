@@ -10,19 +10,24 @@ How it goes, and why:
   CRM has never seen); unknown products and members are bad rows (load them first).
 * A receipt already recorded with the same content is *unchanged*; the same key with
   other content is a bad row (a conflict), never an overwrite. ``content_hash`` is the
-  SHA-256 of the receipt's canonical content (``receipt_rows``).
+  SHA-256 of the receipt's canonical content (``receipt_rows``). A receipt a till
+  recorded has the till's hash, so it is compared as stored (``sales.content``): the
+  same checkout from a till's journal, or a day's file imported after its tills sent
+  it, is unchanged too.
 * Nothing on the hot path runs per line or per value in Python: checks, grouping,
-  totals, canonical strings, the ``payments`` and ``response`` JSON and the stored
+  totals, canonical strings, the ``payments`` JSON and the stored
   timestamps are Polars expressions (``receipt_rows``); products, members and already
   recorded receipts are looked up with one statement per list (``bulk``).
-* Receipt ids are reserved before the insert (``bulk.reserve_ids``), so each receipt's
-  stored ``response`` (shaped like ``ReceiptAnswer``) is written in the same insert and
-  lines need no RETURNING. Rows go to the driver as stored: ``COPY`` on PostgreSQL,
-  ``executemany`` on SQLite (``bulk.write_rows``), committed batch by batch
-  (``BATCH_RECEIPTS``). Receipts already recorded are found batch by batch (``_known``),
-  each batch in its import's turn (``bulk.import_turn``), so two imports at once take
-  turns and the second finds what the first wrote. Receipts are written in time order,
-  so receipt ids follow ``occurred_at`` within one import.
+* Receipt ids are reserved before the insert (``bulk.reserve_ids``), so lines need no
+  RETURNING. Rows go to the driver as stored: ``COPY`` on PostgreSQL, ``executemany``
+  on SQLite (``bulk.write_rows``), committed batch by batch (``BATCH_RECEIPTS``).
+  Receipts already recorded are found batch by batch (``_known``), each batch in its
+  import's turn (``bulk.import_turn``), so two imports at once take turns and the
+  second finds what the first wrote. A till takes no turn: a receipt it records between
+  the look-up and the write makes the write fail on the key, which undoes the batch's
+  writes alone (``bulk.key_guard``); the batch looks again and writes the rest.
+  Receipts are written in time order, so receipt ids follow ``occurred_at`` within one
+  import.
 * Before writing, each batch locks the stores, tills, members and products it names, one
   statement per table, and leaves out receipts whose parent has gone since the file was
   resolved (reported as bad rows); on PostgreSQL it then writes without the foreign keys'
@@ -38,7 +43,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 import polars as pl
 from sqlalchemy import insert, select
@@ -60,7 +64,7 @@ from regulars.imports.receipt_rows import (
     receipt_heads,
     receipt_rows,
 )
-from regulars.sales.schemas import ReceiptAnswer
+from regulars.sales.content import TILL, Content, stored_contents
 
 # Receipts per batch, each one transaction, by database. SQLite holds its one write lock
 # for a whole batch, so tills wait while it runs: small batches. On PostgreSQL tills write
@@ -213,12 +217,8 @@ def _places(
 
 
 def _known(uow: UnitOfWork, heads: pl.DataFrame) -> pl.DataFrame:
-    """``heads`` with ``known_hash``: the content hash of receipts already recorded.
-
-    One statement per ``KNOWN_CHUNK`` receipts. Two imports racing with the same receipt
-    cannot both insert it: the second one's write fails on the unique key and its batch
-    rolls back, and running the file again reports it as unchanged.
-    """
+    """``heads`` with ``known_hash``, ``known_id`` and ``known_source`` of receipts already
+    recorded under their keys (null for new ones), one statement per ``KNOWN_CHUNK``."""
     keys = heads.select("store_id", "terminal_id", "receipt_no")
     found = pl.concat(
         [
@@ -229,20 +229,65 @@ def _known(uow: UnitOfWork, heads: pl.DataFrame) -> pl.DataFrame:
     return heads.join(found, on=["terminal_id", "receipt_no"], how="left", maintain_order="left")
 
 
-def _answer_time(now: datetime) -> str:
-    """``now`` as ``ReceiptAnswer`` writes ``recorded_at`` in JSON."""
-    return str(
-        ReceiptAnswer(
-            receipt_id=0,
-            kind="sale",
-            store="",
-            terminal="",
-            receipt_no="",
-            member_id=None,
-            total=Decimal(0),
-            line_count=0,
-            recorded_at=now,
-        ).model_dump(mode="json")["recorded_at"]
+def _same_as_till(uow: UnitOfWork, batch: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
+    """``batch`` (from :func:`_known`) with ``known_hash`` set to ``hash`` where a till
+    recorded the same checkout: its hash is the till's, so it is compared as stored.
+
+    Only receipts whose key a till took are read (their rows, two statements): a day's
+    file imported after its tills sent most of it, or a till's journal after an outage.
+    """
+    tilled = batch.filter(
+        (pl.col("known_source") == TILL) & (pl.col("known_hash") != pl.col("hash"))
+    )
+    if tilled.is_empty():
+        return batch
+    stored = stored_contents(uow, tilled["known_id"].to_list())
+    wanted = tilled.select(pl.col("lines").explode().alias(LINE))
+    by_line = {
+        int(row[0]): (int(row[1]), int(row[2]), int(row[3]), int(row[4]), int(row[5]))
+        for row in lines.join(wanted, on=LINE, how="semi")
+        .select(LINE, "product_id", "qty", "price", "disc", "amt")
+        .iter_rows()
+    }
+    same: list[int] = []
+    for head in tilled.iter_rows(named=True):
+        method = head["payment_method"]
+        content = Content(
+            occurred_at=head["at"],
+            member_id=head["member_id"],
+            cashier=head["cashier"],
+            payments=((str(method), int(head["total"])),) if method else (),
+            lines=tuple(by_line[n] for n in sorted(head["lines"])),
+        )
+        if stored.get(head["known_id"]) == content:
+            same.append(int(head["known_id"]))
+    return batch.with_columns(
+        pl.when(pl.col("known_id").is_in(same))
+        .then(pl.col("hash"))
+        .otherwise(pl.col("known_hash"))
+        .alias("known_hash")
+    )
+
+
+def _sort_out(
+    uow: UnitOfWork, heads: pl.DataFrame, lines: pl.DataFrame, outcome: Outcome
+) -> pl.DataFrame:
+    """The receipts of ``heads`` not recorded yet. Those recorded with the same content are
+    counted unchanged; those recorded with other content are bad rows (a conflict)."""
+    batch = _same_as_till(uow, _known(uow, heads), lines)
+    same = batch.filter(pl.col("known_hash") == pl.col("hash"))
+    clash = batch.filter(
+        pl.col("known_hash").is_not_null() & (pl.col("known_hash") != pl.col("hash"))
+    )
+    outcome.unchanged += int(same["line_count"].sum() or 0)
+    conflict = say(_("receipt {no} was already recorded with different content"), no="{}")
+    outcome.add_frame(
+        clash.explode("lines").rename({"lines": LINE}),
+        column="receipt_no",
+        reason=pl.format(conflict, pl.col("receipt_no")),
+    )
+    return batch.filter(pl.col("known_hash").is_null()).drop(
+        "known_hash", "known_id", "known_source"
     )
 
 
@@ -265,7 +310,6 @@ def _insert(
         heads,
         source=source,
         recorded_at=now,
-        recorded_json=_answer_time(now),
         postgres=bulk.is_pg(uow),
     )
     written = line_rows(lines, heads)
@@ -312,39 +356,36 @@ def receipts_load(
     total_lines = good.height
     done_lines = 0
     now = utcnow()
-    conflict = say(_("receipt {no} was already recorded with different content"), no="{}")
     triggers = RowTriggers()
     size = BATCH_RECEIPTS["postgresql" if bulk.is_pg(uow) else "sqlite"]
     for start in range(0, heads.height, size):
         # Receipts already recorded are looked for in the batch's own turn, so another
         # import's receipts written since are found, not written twice.
         bulk.import_turn(uow, bulk.waiting_report(progress, done_lines, total_lines))
-        batch = _known(uow, heads.slice(start, size))
-        same = batch.filter(pl.col("known_hash") == pl.col("hash"))
-        clash = batch.filter(
-            pl.col("known_hash").is_not_null() & (pl.col("known_hash") != pl.col("hash"))
-        )
-        fresh = batch.filter(pl.col("known_hash").is_null())
-        outcome.unchanged += int(same["line_count"].sum() or 0)
-        outcome.add_frame(
-            clash.explode("lines").rename({"lines": LINE}),
-            column="receipt_no",
-            reason=pl.format(conflict, pl.col("receipt_no")),
-        )
+        batch = heads.slice(start, size)
+        fresh = _sort_out(uow, batch, good, outcome)
         named = good.join(fresh.select(KEY), on=KEY, how="semi")
         lines = parents_lock(uow, named, outcome)
         if lines.height < named.height:
             fresh = fresh.join(lines.select(KEY), on=KEY, how="semi", maintain_order="left")
-        if fresh.height:
-            heads_written, lines_written = _insert(
-                uow, fresh, lines, source=source, now=now, triggers=triggers
-            )
+        while fresh.height:
+            try:
+                with bulk.key_guard(uow):
+                    heads_written, lines_written = _insert(
+                        uow, fresh, lines, source=source, now=now, triggers=triggers
+                    )
+            except bulk.KeyTaken:
+                # A till recorded one of them since: look again, write the others.
+                fresh = _sort_out(uow, fresh, good, outcome)
+                lines = lines.join(fresh.select(KEY), on=KEY, how="semi")
+                continue
             # A member of an earlier batch already has a purchase no later than this one.
             first_purchases_note(
                 uow, heads_written.filter(~pl.col("member_id").is_in(list(members))), lines_written
             )
             outcome.loaded += lines.height
             members.update(fresh["member_id"].drop_nulls().unique().to_list())
+            break
         uow.flush()
         if checkpoint is not None:
             checkpoint()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -45,6 +46,7 @@ from regulars.members.queries import (
     member_resolve,
 )
 from regulars.offers import redeem as offers
+from regulars.sales.content import TILL, Content, cents, milli, stored_contents
 from regulars.sales.models import Receipt, ReceiptLine
 from regulars.sales.schemas import MemberRef, ReceiptAnswer, ReceiptIn, ReturnIn
 
@@ -72,13 +74,19 @@ def content_hash(payload: dict[str, Any]) -> str:
 
 
 def _existing(uow: UnitOfWork, store_id: int, terminal_id: int, receipt_no: str) -> Row[Any] | None:
-    """The stored receipt with this key (id, number, hash and first answer), if any."""
+    """The stored receipt with this key (what a replay needs to be answered), if any."""
     return uow.session.execute(
         select(
             RECEIPT_TABLE.c.id,
             RECEIPT_TABLE.c.receipt_no,
             RECEIPT_TABLE.c.content_hash,
             RECEIPT_TABLE.c.response,
+            RECEIPT_TABLE.c.source,
+            RECEIPT_TABLE.c.kind,
+            RECEIPT_TABLE.c.member_id,
+            RECEIPT_TABLE.c.total,
+            RECEIPT_TABLE.c.line_count,
+            RECEIPT_TABLE.c.recorded_at,
         ).where(
             RECEIPT_TABLE.c.store_id == store_id,
             RECEIPT_TABLE.c.terminal_id == terminal_id,
@@ -87,15 +95,45 @@ def _existing(uow: UnitOfWork, store_id: int, terminal_id: int, receipt_no: str)
     ).first()
 
 
-def _replay(existing: Row[Any], digest: str) -> Recorded:
-    """The first answer for an identical replay; 409 for the same key with other content."""
-    if existing.content_hash != digest:
+def _replay(
+    uow: UnitOfWork,
+    existing: Row[Any],
+    digest: str,
+    places: tuple[Place, Place],
+    content: Callable[[], Content | None] | None = None,
+) -> Recorded:
+    """The first answer for an identical replay; 409 for the same key with other content.
+
+    A receipt that came in from a file has the import's hash (:mod:`regulars.sales.content`):
+    with ``content`` (the request's, once its member and products are known) it is
+    compared as stored instead, and the same checkout is answered as a replay.
+    """
+    same = existing.content_hash == digest
+    if not same and existing.source != TILL and content is not None:
+        stored = stored_contents(uow, [existing.id]).get(existing.id)
+        same = stored is not None and stored == content()
+    if not same:
         raise Conflict(
             _("receipt {receipt_no} was already recorded with different content"),
             field="receipt_no",
             receipt_no=existing.receipt_no,
         )
-    return Recorded(answer=_with_id(existing.response, existing.id), replayed=True)
+    stored_answer = existing.response
+    if not stored_answer:
+        # An imported receipt keeps no answer (it never had a till to answer): the same
+        # fields, from its row.
+        store, terminal = places
+        stored_answer = _stored_answer(
+            kind=existing.kind,
+            store=store,
+            terminal=terminal,
+            receipt_no=existing.receipt_no,
+            member_id=existing.member_id,
+            total=existing.total,
+            line_count=existing.line_count,
+            recorded_at=existing.recorded_at,
+        )
+    return Recorded(answer=_with_id(stored_answer, existing.id), replayed=True)
 
 
 def _stored_answer(
@@ -648,7 +686,7 @@ def receipt_record(
     except DomainError:
         existing = _existing(uow, store.id, terminal.id, data.receipt_no)
         if existing is not None:
-            return _replay(existing, digest)
+            return _replay(uow, existing, digest, (store, terminal))
         raise
     locked = _account_locked(uow, member, data)
     if member is None and _anonymous_in_one(uow, data):
@@ -671,6 +709,7 @@ def receipt_record(
         for n, (line, product_id) in enumerate(zip(data.lines, product_ids, strict=True), start=1)
     ]
     first = _first_purchase(member, data, product_ids)
+    content = _request_content(data, member_id, product_ids)
     try:
         plan = _points_plan(uow, member, locked, data, product_ids, now)
     except DomainError:
@@ -678,7 +717,7 @@ def receipt_record(
         # still answered with its first answer.
         existing = _existing(uow, store.id, terminal.id, data.receipt_no)
         if existing is not None:
-            return _replay(existing, digest)
+            return _replay(uow, existing, digest, (store, terminal), content)
         raise
     points: dict[str, Any] | None = None
     receipt_id: int | None
@@ -692,7 +731,7 @@ def receipt_record(
     else:
         receipt_id = _insert_once(uow, values, lines, first)
     if receipt_id is None:
-        return _taken(uow, store, terminal, data.receipt_no, digest)
+        return _taken(uow, store, terminal, data.receipt_no, digest, content)
     if points is not None:
         answer = {**answer, **points}
     elif member is not None:
@@ -716,8 +755,36 @@ def _sale_answer(
     )
 
 
+def _request_content(
+    data: ReceiptIn, member_id: int | None, product_ids: list[int]
+) -> Callable[[], Content | None]:
+    """The request's :class:`Content`, for a key taken by a receipt from a file; ``None``
+    when it carries what no file does (points to redeem, coupons, a personal list)."""
+
+    def content() -> Content | None:
+        if data.redeem_points or data.coupons or data.list_code is not None:
+            return None
+        return Content(
+            occurred_at=data.occurred_at,
+            member_id=member_id,
+            cashier=data.cashier,
+            payments=tuple((p.method, cents(p.amount)) for p in data.payments),
+            lines=tuple(
+                (pid, milli(x.quantity), cents(x.unit_price), cents(x.discount), cents(x.amount))
+                for x, pid in zip(data.lines, product_ids, strict=True)
+            ),
+        )
+
+    return content
+
+
 def _taken(
-    uow: UnitOfWork, store: Place, terminal: Place, receipt_no: str, digest: str
+    uow: UnitOfWork,
+    store: Place,
+    terminal: Place,
+    receipt_no: str,
+    digest: str,
+    content: Callable[[], Content | None] | None = None,
 ) -> Recorded:
     """The answer when the insert found the key taken: a replay, or another request with
     this key committed before ours (same content: its answer; other content: 409)."""
@@ -726,7 +793,7 @@ def _taken(
         raise Conflict(
             _("receipt {receipt_no} is being recorded"), field="receipt_no", receipt_no=receipt_no
         )
-    return _replay(stored, digest)
+    return _replay(uow, stored, digest, (store, terminal), content)
 
 
 def _sale_values(
@@ -803,8 +870,25 @@ def _anonymous_sale(
     if not row.known:
         return None
     if row.id is None:
-        return _taken(uow, store, terminal, data.receipt_no, digest)
+        return _taken(uow, store, terminal, data.receipt_no, digest, _known_content(uow, data))
     return Recorded(answer=_with_id(answer, int(row.id)), replayed=False)
+
+
+def _known_content(uow: UnitOfWork, data: ReceiptIn) -> Callable[[], Content | None]:
+    """An anonymous sale's :class:`Content` with its barcodes' products looked up (every
+    one is known: :data:`ANONYMOUS_SALE_PG` found them)."""
+
+    def content() -> Content | None:
+        by_barcode, _by_sku = products_by_keys(
+            uow.session, barcodes=[line.barcode for line in data.lines if line.barcode]
+        )
+        ids = [by_barcode.get(line.barcode or "") for line in data.lines]
+        known = [i for i in ids if i is not None]
+        if len(known) < len(ids):  # pragma: no cover - deleted since the insert
+            return None
+        return _request_content(data, None, known)()
+
+    return content
 
 
 def _points_plan(
@@ -972,7 +1056,7 @@ def return_record(
     digest = content_hash(data.model_dump(mode="json"))
     existing = _existing(uow, store.id, terminal.id, data.receipt_no)
     if existing is not None:
-        return _replay(existing, digest)
+        return _replay(uow, existing, digest, (store, terminal))
     original = _original_receipt(uow, store, data)
     # Looked up again now that the original is locked: a replay that waited for the lock
     # while its first send recorded the return must answer as a replay, not count that
@@ -980,7 +1064,7 @@ def return_record(
     # once two server processes served the tills.
     existing = _existing(uow, store.id, terminal.id, data.receipt_no)
     if existing is not None:
-        return _replay(existing, digest)
+        return _replay(uow, existing, digest, (store, terminal))
     lines = {
         line.line_no: line
         for line in uow.session.scalars(
@@ -1089,7 +1173,7 @@ def return_record(
                 field="receipt_no",
                 receipt_no=data.receipt_no,
             )
-        return _replay(raced, digest)
+        return _replay(uow, raced, digest, (store, terminal))
     _insert_lines(uow, [{**row, "receipt_id": receipt_id} for row in rows])
     if member_id is not None:
         points = loyalty.return_points(
