@@ -47,7 +47,7 @@ def test_members_good_rows_load_bad_rows_reported_rerun_unchanged(uow, tmp_path,
     assert set(errors) == {3, 4, 5, 6, 7, 8}
     assert errors[3][0][0] == "mobile" and "mobile" in errors[3][0][1]
     assert errors[4][0][0] == "household_size"
-    assert errors[5][0][0] == "mobile"  # neither mobile nor card
+    assert errors[5] == [("mobile", "a mobile number or a card number is required")]
     assert errors[6] == [("card_no", "repeats line 2")]
     assert errors[7][0][0] == "birthday"
     assert errors[8][0][0] == "age_band"

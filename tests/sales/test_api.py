@@ -135,7 +135,8 @@ def test_unknown_barcode_becomes_product_to_review(client, world, uow) -> None:
     ("mutate", "field"),
     [
         (lambda p: p["lines"][0].update(barcode="6901234567890"), "lines[0].barcode"),
-        (lambda p: p["lines"][0].update(amount="999.00"), "lines[0]"),
+        (lambda p: p["lines"][0].update(amount="999.00"), "lines[0].amount"),
+        (lambda p: p["lines"][0].update(barcode=None), "lines[0].barcode"),
         (lambda p: p["lines"][1].update(quantity="-1"), "lines[1].quantity"),
         (lambda p: p.update(occurred_at="yesterday"), "occurred_at"),
         (lambda p: p.update(receipt_no=""), "receipt_no"),
@@ -147,7 +148,8 @@ def test_unknown_barcode_becomes_product_to_review(client, world, uow) -> None:
             "payments[0].reference",
         ),
         (lambda p: p.update(card_number="4111111111111111"), "card_number"),
-        (lambda p: p.update(total="1.00"), "body"),
+        (lambda p: p.update(total="1.00"), "total"),
+        (lambda p: p.update(occurred_at="2026-11-20T10:15:00"), "occurred_at"),
     ],
 )
 def test_bad_fields_get_4xx_naming_the_field(client, world, uow, mutate, field) -> None:
@@ -175,6 +177,25 @@ def test_bad_field_reasons_in_the_tills_language(client, world) -> None:
     reasons = {e["field"]: e["message"] for e in english["error"]["errors"]}
     assert reasons["occurred_at"].startswith("Input should be a valid datetime")
     assert reasons["member.mobile"] == "123 is not a mainland mobile number"
+
+
+def test_whole_receipt_checks_name_their_field_in_the_tills_language(client, world) -> None:
+    """Checks over a whole receipt or line (sums, a missing barcode) name the field they are
+    about and speak the till's language, like the checks of one field."""
+    payload = receipt_payload(world, "BAD-SUM")
+    payload["total"] = "1.00"
+    payload["lines"][1]["barcode"] = None  # type: ignore[index]
+    zh = {**world.till(), "Accept-Language": "zh-CN"}
+    answer = client.post("/api/v1/receipts", json=payload, headers=zh)
+    assert answer.status_code == 422
+    reasons = {e["field"]: e["message"] for e in answer.json()["error"]["errors"]}
+    assert reasons == {"lines[1].barcode": "商品行需要条码或商品编码"}
+    del payload["lines"][1]  # type: ignore[attr-defined]
+    answer = client.post("/api/v1/receipts", json=payload, headers=zh).json()["error"]
+    assert answer["field"] == "total"
+    assert answer["message"].startswith("total：总额 1.00 与各行金额之和")
+    english = client.post("/api/v1/receipts", json=payload, headers=world.till()).json()["error"]
+    assert english["message"].startswith("total: total 1.00 differs from the sum of the lines")
 
 
 def test_not_json_is_4xx(client, world) -> None:

@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from regulars.baskets import rules
-from regulars.core.schemas import Id, ReadSchema, Schema
+from regulars.core.i18n import _
+from regulars.core.schemas import Id, ReadSchema, Schema, refuse
 
 LevelName = Literal["product", "category", "brand"]
 # Below one basket in ten thousand the itemsets of a real chain explode combinatorially
@@ -35,7 +36,7 @@ class MineIn(Schema):
     def _period_in_order(self) -> MineIn:
         """The period must not end before it starts."""
         if self.period_from and self.period_to and self.period_to < self.period_from:
-            raise ValueError("period_to is before period_from")
+            refuse(_("must not be before period_from"), field="period_to")
         return self
 
 

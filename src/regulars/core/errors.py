@@ -27,6 +27,11 @@ class InvalidInput(DomainError):
     status_code = 422
 
 
+class RefusedValue(InvalidInput):
+    """A validator's refusal (``core.schemas.refuse``); ``field``, when given, is the field
+    a check over the whole model is about, below the model's own location."""
+
+
 class NotFound(DomainError):
     """The thing asked for does not exist."""
 

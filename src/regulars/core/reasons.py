@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from regulars.core.errors import DomainError, InvalidInput
+from regulars.core.errors import DomainError, InvalidInput, RefusedValue
 from regulars.core.i18n import Localised, _, normalise_locale, translate
 
 # Pydantic error types (https://docs.pydantic.dev/latest/errors/validation_errors/) to
@@ -76,6 +76,28 @@ def _domain_cause(err: ErrorDetails) -> DomainError | None:
     return cause if isinstance(cause, DomainError) else None
 
 
+def error_place(err: ErrorDetails) -> str:
+    """Where an error is, as the API and forms name a field: ``lines[0].amount``.
+
+    The error's location, without Pydantic's validator wrappers; a check over a whole
+    model that names its field (``core.schemas.refuse``) adds that field below the model.
+    """
+    parts: list[str] = []
+    for item in err.get("loc", ()):
+        if item in ("body", "query", "path", "header"):
+            continue
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif str(item).startswith(("function-after", "function-wrap")) or "[" in str(item):
+            continue
+        else:
+            parts.append(("." if parts else "") + str(item))
+    cause = _domain_cause(err)
+    if isinstance(cause, RefusedValue) and cause.field:
+        parts.append(("." if parts else "") + cause.field)
+    return "".join(parts)
+
+
 def validation_reason(err: ErrorDetails, locale: str | None) -> str:
     """The reason of one Pydantic validation error, in ``locale``."""
     cause = _domain_cause(err)
@@ -110,8 +132,7 @@ def invalid_input(exc: ValidationError) -> InvalidInput:
     """A form's first validation error as ``InvalidInput`` naming its field, whose reason
     is shown in the reader's language (the page's, when the error is rendered)."""
     first = exc.errors()[0]
-    # Validator wrappers (``function-after[…]``) are not part of the field's name.
-    where = ".".join(str(p) for p in first.get("loc", ()) if not str(p).startswith("function"))
+    where = error_place(first)
     return InvalidInput(
         _("{where}: {reason}"),
         field=where or None,

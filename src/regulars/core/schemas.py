@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from regulars.core.errors import DomainError
+from regulars.core.errors import DomainError, RefusedValue
 from regulars.core.i18n import translate
 
 # Row ids are 32-bit integers on PostgreSQL; anything larger cannot name a row.
@@ -25,6 +25,19 @@ class ReadSchema(BaseModel):
     """Base of response models built from ORM objects."""
 
     model_config = ConfigDict(from_attributes=True)
+
+
+def refuse(message: str, *, field: str | None = None, **params: Any) -> NoReturn:
+    """Refuse a value inside a validator with a catalogue message.
+
+    ``message`` is a catalogue id (``_("…")``) with ``params`` for its placeholders; the
+    error reaches Pydantic as a ``ValueError`` whose cause is the domain error, so every
+    reader gets it in their own language (``core.reasons``). ``field`` names the field a
+    model-level check is about (``amount`` of a line, say), which the error's location alone
+    cannot: it becomes ``lines[0].amount``.
+    """
+    cause = RefusedValue(message, field=field, **params)
+    raise ValueError(translate(message, None, **params)) from cause
 
 
 def domain_check(rule: Callable[..., Any], value: Any, **kwargs: Any) -> Any:

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from regulars.core.errors import DomainError
 from regulars.core.i18n import _, normalise_locale, translate
-from regulars.core.reasons import validation_reason
+from regulars.core.reasons import error_place, validation_reason
 from regulars.core.schemas import MAX_ID
 from regulars.core.templating import render
 from regulars.core.uow import UnitOfWork
@@ -48,21 +48,6 @@ IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="row id")]
 def _error(status: int, code: str, message: str, field: str | None, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"error": {"code": code, "message": message, "field": field, **extra}}
     return JSONResponse(status_code=status, content=jsonable_encoder(body))
-
-
-def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
-    """Turn a Pydantic error location into ``lines[0].amount``."""
-    parts: list[str] = []
-    for item in loc:
-        if item in ("body", "query", "path", "header"):
-            continue
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif str(item).startswith(("function-after", "function-wrap")) or "[" in str(item):
-            continue
-        else:
-            parts.append(("." if parts else "") + str(item))
-    return "".join(parts) or "body"
 
 
 def _nul_field(raw: bytes) -> str | None:
@@ -157,7 +142,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         locale = get_locale(request)
         errors = [
-            {"field": _field_of(err.get("loc", ())), "message": validation_reason(err, locale)}
+            {"field": error_place(err) or "body", "message": validation_reason(err, locale)}
             for err in exc.errors()
         ]
         first = errors[0] if errors else {"field": "body", "message": ""}

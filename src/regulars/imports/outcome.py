@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from regulars.core.config import get_settings
 from regulars.core.i18n import reader_locale, translate
-from regulars.core.reasons import validation_reason
+from regulars.core.reasons import error_place, validation_reason
 from regulars.imports.formats import LINE
 
 # Called with (stage, done, total) so a CLI can draw a progress bar; ``None`` draws nothing.
@@ -95,14 +95,11 @@ def report_validation(
     """Report each error of a Pydantic validation against its file column.
 
     ``columns`` maps schema field names to file column names where they differ. Errors of
-    whole-model validators name their field first (``"mobile: …"``), as the API does.
+    whole-model validators name their field (``core.schemas.refuse``), as the API does.
     """
     for err in exc.errors():
-        loc = err.get("loc", ())
         message = validation_reason(err, reader_locale() or get_settings().default_locale)
-        name = str(loc[0]) if loc else ""
-        if not name and ": " in message:
-            name, message = message.split(": ", 1)
+        name = error_place(err).split(".", 1)[0].split("[", 1)[0]
         value = err.get("input")
         outcome.add(
             line,

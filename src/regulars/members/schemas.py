@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from regulars.core.schemas import Id, ReadSchema, Schema, domain_check
+from regulars.core.i18n import _
+from regulars.core.schemas import Id, ReadSchema, Schema, domain_check, refuse
 from regulars.members import rules
 
 Purpose = Literal["marketing", "analytics", "personalised_offers"]
@@ -62,7 +63,7 @@ class MemberBase(Schema):
     @model_validator(mode="after")
     def _birthday_not_future(self) -> MemberBase:
         if self.birthday is not None and self.birthday > date.today():  # noqa: DTZ011
-            raise ValueError("birthday: a birthday cannot be in the future")
+            refuse(_("a birthday cannot be in the future"), field="birthday")
         return self
 
 
@@ -77,7 +78,7 @@ class MemberCreate(MemberBase):
     @model_validator(mode="after")
     def _has_identity(self) -> MemberCreate:
         if not self.mobile and not self.card_no:
-            raise ValueError("mobile: a mobile number or a card number is required")
+            refuse(_("a mobile number or a card number is required"), field="mobile")
         return self
 
 
@@ -105,7 +106,7 @@ class MemberUpdate(Schema):
     @model_validator(mode="after")
     def _birthday_not_future(self) -> MemberUpdate:
         if self.birthday is not None and self.birthday > date.today():  # noqa: DTZ011
-            raise ValueError("birthday: a birthday cannot be in the future")
+            refuse(_("a birthday cannot be in the future"), field="birthday")
         return self
 
 
@@ -178,5 +179,5 @@ class IdentifyRequest(Schema):
     def _exactly_one(self) -> IdentifyRequest:
         given = [v for v in (self.mobile, self.card_no, self.member_code) if v]
         if len(given) != 1:
-            raise ValueError("mobile: give exactly one of mobile, card_no or member_code")
+            refuse(_("give exactly one of mobile, card_no or member_code"), field="mobile")
         return self

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from regulars.core.schemas import ReadSchema, Schema
+from regulars.core.i18n import _
+from regulars.core.schemas import ReadSchema, Schema, refuse
 
 Amount = Annotated[Decimal, Field(ge=0, le=Decimal("100000000"), max_digits=12, decimal_places=2)]
 Share = Annotated[Decimal, Field(ge=0, le=100, max_digits=6, decimal_places=3)]
@@ -46,11 +47,14 @@ class DealBase(Schema):
     @model_validator(mode="after")
     def _coherent(self) -> DealBase:
         if self.valid_from.tzinfo is None or self.valid_to.tzinfo is None:
-            raise ValueError("dates must carry a time zone (e.g. +08:00 or Z)")
+            refuse(_("must carry a time zone (e.g. +08:00 or Z)"), field="valid_from")
         if self.valid_to <= self.valid_from:
-            raise ValueError("valid_to must be after valid_from")
+            refuse(_("must be after valid_from"), field="valid_to")
         if self.manufacturer_share + self.store_share != 100:
-            raise ValueError("manufacturer_share and store_share must add up to 100")
+            refuse(
+                _("manufacturer_share and store_share must add up to 100"),
+                field="manufacturer_share",
+            )
         return self
 
 

@@ -10,7 +10,8 @@ from pydantic import AfterValidator, Field, model_validator
 from stdnum import luhn
 
 from regulars.catalog.schemas import Barcode
-from regulars.core.schemas import Id, ReadSchema, Schema
+from regulars.core.i18n import _
+from regulars.core.schemas import Id, ReadSchema, Schema, refuse
 from regulars.loyalty.schemas import CouponApplied, CouponCode, CouponOffer, Reward
 from regulars.members.schemas import CardNo, MemberSummary, Mobile
 from regulars.offers.schemas import ListCode, ListDiscount
@@ -33,7 +34,7 @@ def _no_card_number(value: str) -> str:
     """Refuse anything that looks like a payment card number: Regulars never stores one."""
     digits = "".join(ch for ch in value if ch.isdigit())
     if 13 <= len(digits) <= 19 and luhn.is_valid(digits):
-        raise ValueError("payment references must not contain a card number")
+        refuse(_("payment references must not contain a card number"))
     return value
 
 
@@ -49,7 +50,7 @@ class MemberRef(Schema):
     def _exactly_one(self) -> MemberRef:
         given = [v for v in (self.member_id, self.card_no, self.mobile, self.member_code) if v]
         if len(given) != 1:
-            raise ValueError("give exactly one of member_id, card_no, mobile or member_code")
+            refuse(_("give exactly one of member_id, card_no, mobile or member_code"))
         return self
 
 
@@ -66,11 +67,14 @@ class LineIn(Schema):
     @model_validator(mode="after")
     def _consistent(self) -> LineIn:
         if not self.barcode and not self.sku:
-            raise ValueError("a line needs a barcode or a sku")
+            refuse(_("a line needs a barcode or a sku"), field="barcode")
         expected = (self.quantity * self.unit_price - self.discount).quantize(Decimal("0.01"))
         if abs(expected - self.amount) > Decimal("0.01"):
-            raise ValueError(
-                f"amount {self.amount} is not quantity × unit_price − discount ({expected})"
+            refuse(
+                _("amount {a} is not quantity × unit_price − discount ({b})"),
+                field="amount",
+                a=self.amount,
+                b=expected,
             )
         return self
 
@@ -107,14 +111,24 @@ class ReceiptIn(Schema):
     @model_validator(mode="after")
     def _totals(self) -> ReceiptIn:
         if self.occurred_at.tzinfo is None:
-            raise ValueError("occurred_at must carry a time zone (e.g. +08:00 or Z)")
+            refuse(_("must carry a time zone (e.g. +08:00 or Z)"), field="occurred_at")
         line_total = sum((line.amount for line in self.lines), Decimal("0"))
         if self.total is not None and self.total != line_total:
-            raise ValueError(f"total {self.total} differs from the sum of the lines ({line_total})")
+            refuse(
+                _("total {total} differs from the sum of the lines ({lines})"),
+                field="total",
+                total=self.total,
+                lines=line_total,
+            )
         if self.payments:
             paid = sum((p.amount for p in self.payments), Decimal("0"))
             if paid != line_total:
-                raise ValueError(f"payments {paid} differ from the receipt total ({line_total})")
+                refuse(
+                    _("payments {paid} differ from the receipt total ({total})"),
+                    field="payments",
+                    paid=paid,
+                    total=line_total,
+                )
         return self
 
 
@@ -142,9 +156,9 @@ class ReturnIn(Schema):
     @model_validator(mode="after")
     def _aware(self) -> ReturnIn:
         if self.occurred_at.tzinfo is None:
-            raise ValueError("occurred_at must carry a time zone (e.g. +08:00 or Z)")
+            refuse(_("must carry a time zone (e.g. +08:00 or Z)"), field="occurred_at")
         if len({line.line_no for line in self.lines}) != len(self.lines):
-            raise ValueError("each original line may appear once in a return")
+            refuse(_("each original line may appear once in a return"), field="lines")
         return self
 
 
