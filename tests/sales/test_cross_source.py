@@ -22,6 +22,7 @@ from sqlalchemy import Engine, func, select, text
 from regulars.core.db import make_engine, make_session_factory
 from regulars.core.uow import UnitOfWork
 from regulars.imports import bulk
+from regulars.imports import receipts as receipts_import
 from regulars.imports.service import import_file
 from regulars.sales.models import Receipt, ReceiptLine
 from tests.factories.imports import errors_by_line, write_table
@@ -145,9 +146,12 @@ def test_two_imports_and_tills_keep_their_own_hash(
     assert client.post("/api/v1/receipts", json=referenced, headers=world.till()).status_code == 409
 
 
+@pytest.mark.parametrize("retries", [receipts_import.KEY_RETRIES, 0])
 def test_an_import_meeting_a_key_a_till_takes_meanwhile_looks_again(
-    fresh_database: str, tmp_path: Path
+    fresh_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, retries: int
 ) -> None:
+    """With no look again allowed, the import fails on the key rather than loop."""
+    monkeypatch.setattr(receipts_import, "KEY_RETRIES", retries)
     if not fresh_database.startswith("postgresql"):
         pytest.skip("PostgreSQL only: on SQLite an import's batch holds the write lock")
     engine = make_engine(fresh_database, pool_size=4)
@@ -164,10 +168,13 @@ def test_an_import_meeting_a_key_a_till_takes_meanwhile_looks_again(
         result: dict[str, Any] = {}
 
         def run_import() -> None:
-            with UnitOfWork(factory) as uow:
-                run, _o = import_file(uow, kind="receipts", data=path, filename=path.name)
-                uow.commit()
-                result["counts"] = (run.rows_loaded, run.rows_unchanged, run.rows_bad)
+            try:
+                with UnitOfWork(factory) as uow:
+                    run, _o = import_file(uow, kind="receipts", data=path, filename=path.name)
+                    uow.commit()
+                    result["counts"] = (run.rows_loaded, run.rows_unchanged, run.rows_bad)
+            except bulk.KeyTaken as exc:
+                result["failed"] = exc
 
         with engine.connect() as till:
             # The till's receipt, written but not committed: the import does not see it
@@ -192,6 +199,9 @@ def test_an_import_meeting_a_key_a_till_takes_meanwhile_looks_again(
                 time.sleep(0.05)
             till.commit()
         worker.join(30)
+        if not retries:
+            assert "RACE-1" in str(result["failed"]) and "counts" not in result
+            return
         # The till's receipt differs (no lines): RACE-1's two lines are a conflict, and
         # RACE-2 is written, in the same batch, once the import has looked again.
         assert result["counts"] == (2, 0, 2)

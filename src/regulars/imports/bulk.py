@@ -224,7 +224,7 @@ def key_guard(uow: UnitOfWork) -> Iterator[None]:
         with raw.cursor() as cursor:
             cursor.execute(f"ROLLBACK TO SAVEPOINT {_GUARD}")
             cursor.execute(f"RELEASE SAVEPOINT {_GUARD}")
-        raise KeyTaken from exc
+        raise KeyTaken(str(exc)) from exc
     with raw.cursor() as cursor:
         cursor.execute(f"RELEASE SAVEPOINT {_GUARD}")
 
