@@ -98,6 +98,7 @@ MATRIX = [
     ("GET", "/api/v1/members/{member_id}/export", None, {"admin", "service_desk"}),
     ("POST", "/api/v1/members/{member_id}/erase", None, {"admin"}),
     ("GET", "/api/v1/members/{member_id}/receipts", None, SALES),
+    ("GET", "/api/v1/receipts", None, SALES),
     ("GET", "/api/v1/receipts/{receipt_id}", None, SALES),
     ("GET", "/api/v1/products", None, EVERYONE),
     ("POST", "/api/v1/products", {"sku": "MATRIX"}, {"admin", "marketing"}),

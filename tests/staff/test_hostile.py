@@ -69,6 +69,7 @@ def test_search_boxes_and_filters(client: TestClient, world: World, admin: str) 
     searches = {
         "/members": ("q",),
         "/products": ("q", "department", "tag", "page"),
+        "/receipts": ("receipt_no", "store", "terminal"),
         "/audit": ("member_id", "actor", "action", "since"),
         "/login": ("next", "lang"),
     }

@@ -20,6 +20,11 @@ PAGES = [
     ("/members/{member}", {"admin", "marketing", "service_desk", "store_manager", "cashier"}),
     ("/members/{member}/export", {"admin", "service_desk"}),
     ("/products", EVERYONE),
+    ("/receipts", {"admin", "marketing", "service_desk", "store_manager", "analyst"}),
+    (
+        "/receipts?receipt_no=R-1&store=S001",
+        {"admin", "marketing", "service_desk", "store_manager", "analyst"},
+    ),
     ("/stores", {"admin", "store_manager"}),
     ("/staff", {"admin"}),
     ("/audit", {"admin"}),

@@ -38,6 +38,18 @@ LABELS: dict[str, str] = {
     # receipt kinds
     "sale": _("sale"),
     "return": _("return"),
+    # where a receipt came from
+    "till": _("till"),
+    "import": _("file import"),
+    "demo": _("demo data"),
+    # payment methods ("other" is above)
+    "cash": _("cash"),
+    "bank_card": _("bank card"),
+    "wechat_pay": _("WeChat Pay"),
+    "alipay": _("Alipay"),
+    "voucher": _("voucher"),
+    "points": _("points"),
+    "stored_value": _("stored value"),
     # import kinds and run states
     "members": _("members"),
     "products": _("products"),

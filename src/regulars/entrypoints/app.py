@@ -37,6 +37,7 @@ from regulars.offers.web import router as offers_pages
 from regulars.sales.api import TillReceiptFastPath
 from regulars.sales.api import router as till_router
 from regulars.sales.api import staff_router as sales_router
+from regulars.sales.pages import router as sales_pages
 from regulars.staff.api import router as staff_router
 from regulars.staff.web import LoginRequired, login_redirect
 from regulars.staff.web import router as staff_pages
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         staff_pages,
         member_pages,
         catalog_pages,
+        sales_pages,
         import_pages,
         portal_pages,
         loyalty_pages,

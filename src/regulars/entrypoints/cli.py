@@ -27,6 +27,7 @@ from regulars.entrypoints.cli_jobs import jobs_app, points_app
 from regulars.entrypoints.cli_lists import lists_app
 from regulars.entrypoints.cli_offers import attach_list_commands, deals_app
 from regulars.entrypoints.cli_outbox import outbox_app
+from regulars.entrypoints.cli_sales import receipts_app
 from regulars.entrypoints.serving import OneWriteHttpProtocol, serve_spread
 from regulars.entrypoints.wiring import wire
 from regulars.jobs.registry import scheduler_thread
@@ -61,6 +62,7 @@ app.add_typer(deals_app, name="deals")
 attach_list_commands(lists_app)
 app.add_typer(lists_app, name="lists")
 app.add_typer(baskets_app, name="baskets")
+app.add_typer(receipts_app, name="receipts")
 
 
 def fail(exc: DomainError) -> None:

@@ -7,7 +7,7 @@ import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response, Security
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, Security
 from fastapi.security import APIKeyHeader
 from pydantic import ValidationError
 from pydantic_core import to_json
@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from regulars.catalog.queries import TillKeys, TillRef
-from regulars.core.errors import Unauthorized
+from regulars.core.errors import InvalidInput, Unauthorized
 from regulars.core.i18n import _
 from regulars.core.uow import UnitOfWork
 from regulars.core.web import IdPath, UowDep
@@ -24,10 +24,19 @@ from regulars.loyalty.schemas import CouponOffer
 from regulars.members.queries import member_identify, member_summary
 from regulars.members.schemas import IdentifyRequest
 from regulars.sales import queries, service
-from regulars.sales.schemas import IdentifyAnswer, ReceiptAnswer, ReceiptIn, ReceiptRead, ReturnIn
+from regulars.sales.schemas import (
+    IdentifyAnswer,
+    ReceiptAnswer,
+    ReceiptDetail,
+    ReceiptFound,
+    ReceiptIn,
+    ReceiptRead,
+    ReturnIn,
+)
 from regulars.sales.service import Recorded
 from regulars.staff.api import require
 from regulars.staff.models import StaffAccount
+from regulars.staff.rules import store_scope
 
 router = APIRouter(prefix="/api/v1", tags=["till"])
 staff_router = APIRouter(prefix="/api/v1", tags=["sales"])
@@ -211,18 +220,45 @@ def post_return(uow: UowDep, till: Till, data: ReturnIn, response: Response) -> 
     return recorded.answer
 
 
-@staff_router.get("/receipts/{receipt_id}", response_model=ReceiptRead)
-def get_receipt(
-    uow: UowDep, receipt_id: IdPath, _who: Annotated[StaffAccount, Depends(require("sales.read"))]
-) -> ReceiptRead:
-    """A receipt with its lines."""
-    return queries.receipt_get(uow.session, receipt_id=receipt_id)
+SalesReader = Annotated[StaffAccount, Depends(require("sales.read"))]
+
+
+@staff_router.get("/receipts", response_model=list[ReceiptFound])
+def find_receipts(
+    uow: UowDep,
+    who: SalesReader,
+    receipt_no: Annotated[str | None, Query(max_length=64, description="exact number")] = None,
+    store: Annotated[str | None, Query(max_length=32, description="store code")] = None,
+    terminal: Annotated[str | None, Query(max_length=32, description="terminal code")] = None,
+) -> list[ReceiptFound]:
+    """Receipts (sales and returns) by exact number and/or store and terminal code, newest
+    first (at most 50); at least one is required. Store managers find their stores' only."""
+    if not (receipt_no or store or terminal):
+        raise InvalidInput(_("give a receipt number, a store or a terminal"), field="receipt_no")
+    return queries.receipt_find(
+        uow.session,
+        receipt_no=receipt_no or None,
+        store_code=store or None,
+        terminal_code=terminal or None,
+        store_ids=store_scope(who.role, who.store_ids),
+    )
+
+
+@staff_router.get("/receipts/{receipt_id}", response_model=ReceiptDetail)
+def get_receipt(uow: UowDep, receipt_id: IdPath, who: SalesReader) -> ReceiptDetail:
+    """A receipt with its store and terminal, lines (with quantities returned since), its
+    returns and, for a return, the original; every field of a ``ReceiptRead`` is kept.
+
+    A store manager asking for another store's receipt gets 404, not 403, so that ids of
+    other stores cannot be probed.
+    """
+    return queries.receipt_detail(
+        uow.session, receipt_id=receipt_id, store_ids=store_scope(who.role, who.store_ids)
+    )
 
 
 @staff_router.get("/members/{member_id}/receipts", response_model=list[ReceiptRead])
-def member_receipts(
-    uow: UowDep, member_id: IdPath, _who: Annotated[StaffAccount, Depends(require("sales.read"))]
-) -> list[ReceiptRead]:
+def member_receipts(uow: UowDep, member_id: IdPath, _who: SalesReader) -> list[ReceiptRead]:
     """A member's receipts, newest first (without lines)."""
     return [
         ReceiptRead.model_validate(r)

@@ -198,8 +198,8 @@ class LineRead(ReadSchema):
     original_line_id: int | None
 
 
-class ReceiptRead(ReadSchema):
-    """A receipt with its lines."""
+class _ReceiptFacts(ReadSchema):
+    """What a receipt says about itself (every read of a receipt starts here)."""
 
     id: int
     store_id: int
@@ -215,7 +215,62 @@ class ReceiptRead(ReadSchema):
     line_count: int
     payments: list[dict[str, object]]
     source: str
+
+
+class ReceiptRead(_ReceiptFacts):
+    """A receipt with its lines."""
+
     lines: list[LineRead] = []
+
+
+class ReceiptFound(ReadSchema):
+    """A receipt found by number, store or terminal (a row of the search results)."""
+
+    id: int
+    store_id: int
+    store: str
+    terminal_id: int
+    terminal: str
+    receipt_no: str
+    kind: str
+    occurred_at: datetime
+    member_id: int | None
+    total: Decimal
+    line_count: int
+    source: str
+
+
+class ReceiptRef(ReadSchema):
+    """Another receipt a receipt points to: its return, or the sale it returns."""
+
+    id: int
+    receipt_no: str
+    occurred_at: datetime
+    total: Decimal
+
+
+class LineDetail(LineRead):
+    """A line with its product, and for a sale line the quantity returned since."""
+
+    name_zh: str | None
+    name_en: str | None
+    barcode: str | None
+    sku: str
+    # Sum of the return lines naming this line, as a positive number (0 for a return line).
+    returned: Decimal
+
+
+class ReceiptDetail(_ReceiptFacts):
+    """A receipt as the service desk reads it: every field of :class:`ReceiptRead`, the
+    store and terminal codes, its lines with returned quantities, its returns and, for a
+    return, the original receipt."""
+
+    store: str
+    terminal: str
+    recorded_at: datetime
+    lines: list[LineDetail] = []
+    returns: list[ReceiptRef] = []
+    original: ReceiptRef | None = None
 
 
 class IdentifyAnswer(MemberSummary):

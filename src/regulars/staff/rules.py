@@ -41,6 +41,12 @@ def allowed(role: str, permission: str) -> bool:
     return role == "admin" or role in PERMISSIONS.get(permission, frozenset())
 
 
+def store_scope(role: str, store_ids: list[int] | None) -> list[int] | None:
+    """The stores whose receipts a role reads: a store manager's own, everyone else's all
+    (``None``)."""
+    return list(store_ids or []) if role == "store_manager" else None
+
+
 ROLE_LABELS: dict[str, str] = {
     "admin": _("Administrator"),
     "marketing": _("Marketing"),
