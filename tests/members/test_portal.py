@@ -19,7 +19,10 @@ from regulars.members.models import ConsentEvent, Member, MemberOtp, MemberSessi
 from regulars.members.schemas import ConsentIn, MemberCreate, MemberUpdate
 from regulars.notify.models import OutboxMessage
 from regulars.notify.queries import outbox_recipient
+from regulars.sales import service as sales_service
+from regulars.sales.schemas import ReceiptIn
 from tests.factories.web import csrf_of, login, make_staff
+from tests.factories.world import build_world, receipt_payload
 
 MOBILE = "13912340001"
 
@@ -395,8 +398,18 @@ def test_codes_follow_the_members_language(client, uow, member) -> None:
 
 
 def test_receipts_panel_shows_on_the_member_page(client, uow, member) -> None:
+    world = build_world(uow, members=0)
+    payload = receipt_payload(world, "P-1", member=False)
+    payload["member"] = {"mobile": MOBILE}
+    sales_service.receipt_record(
+        uow, store=world.store, terminal=world.terminal, data=ReceiptIn.model_validate(payload)
+    )
+    uow.commit()
     _sign_in(client, uow, MOBILE, member.id)
-    assert 'data-testid="panel-receipts"' in client.get("/m/me").text
+    page = client.get("/m/me").text
+    assert 'data-testid="panel-receipts"' in page
+    assert "P-1" in page
+    assert 'href="/receipts/' not in page  # staff pages are not linked from the member's own
 
 
 def test_qr_codes(client, uow, member) -> None:

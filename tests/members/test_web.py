@@ -45,6 +45,7 @@ def test_search_and_profile_view_is_audited(client, uow, world) -> None:
     assert profile.status_code == 200
     assert "+8613912340001" in profile.text  # the service desk may see the full number
     assert "W-1" in profile.text  # the receipts panel
+    assert 'href="/receipts/' in profile.text  # each receipt opens its page (sales.read)
     assert _audits(uow, "profile_view", member_id) == 1
 
 
