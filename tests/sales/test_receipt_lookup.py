@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -12,9 +13,10 @@ from regulars.catalog import service as catalog_service
 from regulars.catalog.schemas import StoreCreate
 from regulars.core.db import make_engine, make_session_factory
 from regulars.core.errors import NotFound
+from regulars.core.timeutil import local_day
 from regulars.core.uow import UnitOfWork
 from regulars.entrypoints.cli import app as cli_app
-from regulars.sales import queries
+from regulars.sales import pages, queries
 from regulars.sales import service as sales_service
 from regulars.sales.schemas import ReceiptIn, ReceiptRead, ReturnIn
 from tests.factories.web import login, make_staff
@@ -145,7 +147,39 @@ def test_detail_of_a_missing_or_out_of_scope_receipt(uow, world, sales) -> None:
     assert queries.receipt_detail(uow.session, receipt_id=sales["O-1"], store_ids=None)
 
 
+def test_find_on_a_day_a_page_at_a_time(uow, world, sales) -> None:
+    # The 20th in Shanghai: S-1 (10:15) and S-2 (18:00); O-1 is the 19th, returns the 21st.
+    since, until = local_day(date(2026, 11, 20), "Asia/Shanghai")
+    assert since == datetime(2026, 11, 19, 16, tzinfo=UTC)
+    on_day = queries.receipt_find(uow.session, since=since, until=until)
+    assert [r.receipt_no for r in on_day] == ["S-2", "S-1"]
+    pages = [
+        [
+            r.receipt_no
+            for r in queries.receipt_find(uow.session, terminal_code="T01", limit=2, offset=n)
+        ]
+        for n in (0, 2, 4)
+    ]
+    assert pages == [["RET-2", "RET-1"], ["S-2", "S-1"], ["O-1"]]
+
+
 # --- API -----------------------------------------------------------------------------
+
+
+def test_api_search_by_day_and_offset(client, world, sales) -> None:
+    staff = world.staff("service_desk")
+    on_day = client.get("/api/v1/receipts", params={"day": "2026-11-19"}, headers=staff)
+    assert [r["receipt_no"] for r in on_day.json()] == ["O-1"]
+    at_store = client.get(
+        "/api/v1/receipts", params={"store": "S001", "day": "2026-11-21"}, headers=staff
+    ).json()
+    assert [r["receipt_no"] for r in at_store] == ["RET-2", "RET-1"]
+    later = client.get(
+        "/api/v1/receipts", params={"terminal": "T01", "offset": 3}, headers=staff
+    ).json()
+    assert [r["receipt_no"] for r in later] == ["S-1", "O-1"]
+    bad = client.get("/api/v1/receipts", params={"day": "20-11-2026"}, headers=staff)
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "day"
 
 
 def test_api_search_and_detail(client, world, sales) -> None:
@@ -209,7 +243,7 @@ def test_pages_find_and_show_a_receipt_in_both_languages(client, uow, world, sal
     home = client.get("/receipts")
     assert home.status_code == 200
     assert 'href="/receipts" aria-current="page"' in home.text
-    assert "Give a receipt number, a store code or a terminal code." in home.text
+    assert "Give a receipt number, a store code, a terminal code or a day." in home.text
     found = client.get("/receipts", params={"receipt_no": "S-1"})
     assert f'href="/receipts/{sales["S-1"]}"' in found.text
     assert "<td>till</td>" in found.text and "<td>sale</td>" in found.text
@@ -234,6 +268,22 @@ def test_pages_find_and_show_a_receipt_in_both_languages(client, uow, world, sal
     zh_shown = client.get(f"/receipts/{sales['S-1']}")
     assert "已退" in zh_shown.text and "商品1" in zh_shown.text and "微信支付" in zh_shown.text
     assert "原小票" in client.get(f"/receipts/{sales['RET-1']}").text
+
+
+def test_pages_search_by_day_and_turn_pages(client, uow, world, sales, monkeypatch) -> None:
+    monkeypatch.setattr(pages, "LIMIT", 2)
+    make_staff(uow, "desk", "service_desk")
+    login(client, "desk")
+    first = client.get("/receipts", params={"terminal": "T01", "day": ""})
+    assert first.status_code == 200
+    assert 'rel="next"' in first.text and 'rel="prev"' not in first.text
+    assert f'href="/receipts/{sales["RET-2"]}"' in first.text
+    second = client.get("/receipts", params={"terminal": "T01", "page": 2})
+    assert f'href="/receipts/{sales["S-2"]}"' in second.text
+    assert 'rel="prev"' in second.text and "day=&page=1" in second.text
+    day = client.get("/receipts", params={"day": "2026-11-19"})
+    assert f'href="/receipts/{sales["O-1"]}"' in day.text and 'value="2026-11-19"' in day.text
+    assert 'rel="next"' not in day.text
 
 
 def test_pages_keep_store_managers_to_their_stores(client, uow, world, sales) -> None:
@@ -290,6 +340,9 @@ def test_cli_find_and_show(cli_db: str) -> None:
     found = _invoke("receipts", "find", "C-1")
     assert "C-1" in found and "S001" in found and "T01" in found and "till" in found
     assert "Nothing found." in _invoke("receipts", "find", "C-1", "--store", "S999")
+    assert "C-1" in _invoke("receipts", "find", "--day", "2026-11-20")
+    assert "C-1" not in _invoke("receipts", "find", "--store", "S001", "--day", "2026-11-21")
+    assert "give a receipt number" in _invoke("receipts", "find", code=1)
     shown = _invoke("receipts", "show", str(sale_id))
     assert "Receipt C-1" in shown and "Returned" in shown and "1.5" in shown
     assert "CR-1" in shown and "WeChat Pay" in shown

@@ -6,6 +6,7 @@ Headings and labels are catalogue messages, printed in the configured language
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -13,10 +14,11 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from regulars.core.config import get_settings
-from regulars.core.errors import DomainError
+from regulars.core.errors import DomainError, InvalidInput
 from regulars.core.i18n import _, translate
 from regulars.core.labels import label
 from regulars.core.templating import local_time
+from regulars.core.timeutil import local_day
 from regulars.entrypoints import context
 from regulars.sales import queries
 
@@ -46,15 +48,33 @@ def _fail(exc: DomainError) -> None:
 
 @receipts_app.command("find")
 def receipts_find(
-    number: Annotated[str, typer.Argument(help="the exact receipt number")],
+    number: Annotated[str | None, typer.Argument(help="the exact receipt number")] = None,
     store: Annotated[str | None, typer.Option(help="store code")] = None,
     terminal: Annotated[str | None, typer.Option(help="terminal code")] = None,
+    day: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="a day in the chain's time zone (YYYY-MM-DD)"),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
 ) -> None:
-    """Receipts with this number (at a store and terminal if given), newest first."""
+    """Receipts with this number, at a store and terminal, on a day (any of them, at
+    least one), newest first."""
+    if not (number or store or terminal or day):
+        _fail(
+            InvalidInput(
+                _("give a receipt number, a store, a terminal or a day"), field="receipt_no"
+            )
+        )
+    since, until = local_day(day.date(), get_settings().timezone) if day else (None, None)
     with context.new_uow() as uow:
         found = queries.receipt_find(
-            uow.session, receipt_no=number, store_code=store, terminal_code=terminal, limit=limit
+            uow.session,
+            receipt_no=number,
+            store_code=store,
+            terminal_code=terminal,
+            since=since,
+            until=until,
+            limit=limit,
         )
     table = Table(
         "id",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, Security
@@ -15,8 +16,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from regulars.catalog.queries import TillKeys, TillRef
+from regulars.core.config import get_settings
 from regulars.core.errors import InvalidInput, Unauthorized
 from regulars.core.i18n import _
+from regulars.core.timeutil import local_day
 from regulars.core.uow import UnitOfWork
 from regulars.core.web import IdPath, UowDep
 from regulars.loyalty.queries import coupons_usable
@@ -230,17 +233,26 @@ def find_receipts(
     receipt_no: Annotated[str | None, Query(max_length=64, description="exact number")] = None,
     store: Annotated[str | None, Query(max_length=32, description="store code")] = None,
     terminal: Annotated[str | None, Query(max_length=32, description="terminal code")] = None,
+    day: Annotated[date | None, Query(description="a day in the chain's time zone")] = None,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> list[ReceiptFound]:
-    """Receipts (sales and returns) by exact number and/or store and terminal code, newest
-    first (at most 50); at least one is required. Store managers find their stores' only."""
-    if not (receipt_no or store or terminal):
-        raise InvalidInput(_("give a receipt number, a store or a terminal"), field="receipt_no")
+    """Receipts (sales and returns) by exact number, store and terminal code and day (in
+    the chain's time zone), newest first, 50 from ``offset``; at least one of the four is
+    required. Store managers find their stores' only."""
+    if not (receipt_no or store or terminal or day):
+        raise InvalidInput(
+            _("give a receipt number, a store, a terminal or a day"), field="receipt_no"
+        )
+    since, until = local_day(day, get_settings().timezone) if day else (None, None)
     return queries.receipt_find(
         uow.session,
         receipt_no=receipt_no or None,
         store_code=store or None,
         terminal_code=terminal or None,
         store_ids=store_scope(who.role, who.store_ids),
+        since=since,
+        until=until,
+        offset=offset,
     )
 
 

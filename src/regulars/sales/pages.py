@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
+from pydantic import BeforeValidator
 
+from regulars.core.config import get_settings
+from regulars.core.timeutil import local_day
 from regulars.core.web import IdPath, UowDep
 from regulars.sales import queries
 from regulars.staff.rules import store_scope
@@ -17,6 +22,11 @@ Reader = Annotated[PageContext, Depends(page_require("sales.read"))]
 LIMIT = 50
 
 
+def _blank_is_none(value: object) -> object:
+    """An empty date field of the search form is no date."""
+    return None if value == "" else value
+
+
 @router.get("/receipts", response_class=HTMLResponse)
 def receipts_page(
     request: Request,
@@ -25,14 +35,19 @@ def receipts_page(
     receipt_no: Annotated[str | None, Query(max_length=64)] = None,
     store: Annotated[str | None, Query(max_length=32)] = None,
     terminal: Annotated[str | None, Query(max_length=32)] = None,
+    day: Annotated[date | None, BeforeValidator(_blank_is_none), Query()] = None,
+    page_no: Annotated[int, Query(alias="page", ge=1, le=2000)] = 1,
 ) -> HTMLResponse:
-    """Find receipts by exact number, store or terminal (store managers: their stores)."""
+    """Find receipts by exact number, store, terminal or day (store managers: their
+    stores), newest first, a page at a time."""
     filters = {
         "receipt_no": (receipt_no or "").strip(),
         "store": (store or "").strip(),
         "terminal": (terminal or "").strip(),
+        "day": day.isoformat() if day else "",
     }
     searched = any(filters.values())
+    since, until = local_day(day, get_settings().timezone) if day else (None, None)
     found = (
         queries.receipt_find(
             uow.session,
@@ -40,12 +55,22 @@ def receipts_page(
             store_code=filters["store"] or None,
             terminal_code=filters["terminal"] or None,
             store_ids=store_scope(ctx.account.role, ctx.account.store_ids),
+            since=since,
+            until=until,
             limit=LIMIT,
+            offset=(page_no - 1) * LIMIT,
         )
         if searched
         else []
     )
-    data = {"filters": filters, "searched": searched, "receipts": found, "limit": LIMIT}
+    data = {
+        "filters": filters,
+        "query": urlencode(filters),
+        "searched": searched,
+        "receipts": found,
+        "limit": LIMIT,
+        "page_no": page_no,
+    }
     return page(request, ctx, "sales/receipts.html", data)
 
 

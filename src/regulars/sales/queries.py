@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -44,17 +45,22 @@ def receipt_find(
     store_code: str | None = None,
     terminal_code: str | None = None,
     store_ids: Collection[int] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     limit: int = 50,
+    offset: int = 0,
 ) -> list[ReceiptFound]:
     """Receipts (sales and returns) with this exact number and/or at this store and
-    terminal, newest first, with their store and terminal codes; ``store_ids`` keeps
-    those stores' receipts only (``None``: every store)."""
+    terminal, at or after ``since`` and before ``until``, newest first (``limit`` from
+    ``offset``), with their store and terminal codes; ``store_ids`` keeps those stores'
+    receipts only (``None``: every store)."""
     query = (
         select(Receipt, Store.code, Terminal.code)
         .join(Store, Store.id == Receipt.store_id)
         .join(Terminal, Terminal.id == Receipt.terminal_id)
         .order_by(Receipt.occurred_at.desc(), Receipt.id.desc())
         .limit(limit)
+        .offset(offset)
     )
     if receipt_no is not None:
         query = query.where(Receipt.receipt_no == receipt_no)
@@ -64,6 +70,10 @@ def receipt_find(
         query = query.where(Terminal.code == terminal_code)
     if store_ids is not None:
         query = query.where(Receipt.store_id.in_(list(store_ids)))
+    if since is not None:
+        query = query.where(Receipt.occurred_at >= since)
+    if until is not None:
+        query = query.where(Receipt.occurred_at < until)
     return [
         ReceiptFound(
             id=r.id,
