@@ -68,7 +68,7 @@ def _check(answer: Any, what: str) -> None:
 def test_search_boxes_and_filters(client: TestClient, world: World, admin: str) -> None:
     searches = {
         "/members": ("q",),
-        "/products": ("q", "department", "tag", "page"),
+        "/products": ("q", "department", "tag", "review", "page"),
         "/receipts": ("receipt_no", "store", "terminal"),
         "/audit": ("member_id", "actor", "action", "since"),
         "/login": ("next", "lang"),
@@ -138,6 +138,45 @@ def test_stored_markup_is_shown_as_text(client: TestClient, world: World, admin:
     found = client.get("/members", params={"q": "<script>"})
     _check(found, "search for stored markup")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in found.text
+
+
+def test_product_forms(client: TestClient, world: World, admin: str) -> None:
+    product_id = world.products[0].id
+    fields = (
+        "sku",
+        "barcode",
+        "name_zh",
+        "name_en",
+        "department",
+        "category",
+        "subcategory",
+        "brand",
+        "manufacturer_code",
+        "unit_price",
+        "cost_price",
+        "package_size",
+        "tags",
+        "active",
+    )
+    for n, payload in enumerate(PAYLOADS):
+        for field in fields:
+            data = {"sku": f"HOSTILE-{n}-{field}", "name_en": "x", field: payload}
+            answer = client.post(
+                "/products/new", data={**data, "csrf_token": admin}, follow_redirects=True
+            )
+            _check(answer, f"POST /products/new {field}={payload[:30]!r}")
+            if field in ("sku", "manufacturer_code"):
+                continue  # not fields of the product's own form
+            answer = client.post(
+                f"/products/{product_id}",
+                data={field: payload, "csrf_token": admin},
+                follow_redirects=True,
+            )
+            _check(answer, f"POST /products/{product_id} {field}={payload[:30]!r}")
+        answer = client.get(f"/products/{quote(payload, safe='')}")
+        _check(answer, f"GET /products/{payload[:30]!r}")
+    shown = client.get("/products", params={"q": "HOSTILE-"})
+    _check(shown, "products stored with hostile values")
 
 
 def test_staff_store_and_account_forms(client: TestClient, world: World, admin: str) -> None:

@@ -12,7 +12,8 @@ from tests.factories.world import World, build_world
 
 ROLES = ("admin", "marketing", "service_desk", "store_manager", "cashier", "analyst")
 EVERYONE = set(ROLES)
-# (path, roles allowed); {member} is replaced by a real member id.
+# (path, roles allowed); {member} and {product} are replaced by a real member's and
+# product's id.
 PAGES = [
     ("/", EVERYONE),
     ("/account/password", EVERYONE),
@@ -20,6 +21,9 @@ PAGES = [
     ("/members/{member}", {"admin", "marketing", "service_desk", "store_manager", "cashier"}),
     ("/members/{member}/export", {"admin", "service_desk"}),
     ("/products", EVERYONE),
+    ("/products?review=1", EVERYONE),
+    ("/products/new", {"admin", "marketing"}),
+    ("/products/{product}", EVERYONE),
     ("/receipts", {"admin", "marketing", "service_desk", "store_manager", "analyst"}),
     (
         "/receipts?receipt_no=R-1&store=S001",
@@ -68,7 +72,7 @@ def _as(client: TestClient, uow, world: World, role: str) -> None:
 
 @pytest.mark.parametrize(("path", "allowed"), PAGES, ids=[p for p, _ in PAGES])
 def test_page_matrix(client, uow, world, path, allowed) -> None:
-    url = path.format(member=world.members[0].id)
+    url = path.format(member=world.members[0].id, product=world.products[0].id)
     for role in ROLES:
         _as(client, uow, world, role)
         answer = client.get(url, follow_redirects=False)

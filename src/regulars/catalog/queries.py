@@ -30,6 +30,7 @@ from regulars.catalog.models import Manufacturer, Product, Store, Terminal
 from regulars.core.db import contains_pattern
 from regulars.core.errors import NotFound, Unauthorized
 from regulars.core.i18n import _
+from regulars.core.schemas import MAX_ID
 
 
 def product_get(session: Session, *, product_id: int) -> Product:
@@ -46,11 +47,15 @@ def product_search(
     text: str | None = None,
     department: str | None = None,
     tag: str | None = None,
+    needs_review: bool | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> list[Product]:
-    """Find products by barcode, SKU or name, optionally within a department or tag."""
+    """Find products by barcode, SKU or name, optionally within a department or tag, or
+    only those to review (``needs_review=True``)."""
     query = select(Product)
+    if needs_review is not None:
+        query = query.where(Product.needs_review.is_(needs_review))
     if text:
         pattern = contains_pattern(text.strip().lower())
         query = query.where(
@@ -73,6 +78,28 @@ def product_search(
         # Tags are a JSON list; filtering in Python keeps one query for SQLite and PostgreSQL.
         products = [p for p in products if tag in (p.tags or [])][:limit]
     return products
+
+
+def product_review_count(session: Session) -> int:
+    """How many products a till created that staff have still to complete (one COUNT)."""
+    query = select(func.count()).select_from(Product).where(Product.needs_review.is_(True))
+    return int(session.scalar(query) or 0)
+
+
+def product_lookup(session: Session, *, key: str) -> Product:
+    """The product whose barcode, SKU or id (tried in this order) is ``key``.
+
+    A barcode is tried first because it is what a till or a scanner gives; an id only
+    when nothing has that barcode or SKU (a SKU may be all digits too).
+    """
+    key = key.strip()
+    for column in (Product.barcode, Product.sku):
+        found = session.scalars(select(Product).where(column == key)).first()
+        if found is not None:
+            return found
+    if key.isdigit() and 1 <= int(key) <= MAX_ID:
+        return product_get(session, product_id=int(key))
+    raise NotFound(_("product {id} not found"), field="product", id=key)
 
 
 _KEYS: BindParameter[str] = bindparam("keys", expanding=True)
@@ -160,6 +187,13 @@ def terminals_of(session: Session, *, store_id: int) -> list[Terminal]:
             select(Terminal).where(Terminal.store_id == store_id).order_by(Terminal.code)
         )
     )
+
+
+def manufacturer_of(session: Session, product: Product) -> Manufacturer | None:
+    """The manufacturer of a product, if it has one."""
+    if product.manufacturer_id is None:
+        return None
+    return session.get(Manufacturer, product.manufacturer_id)
 
 
 def manufacturer_by_code(session: Session, *, code: str) -> Manufacturer | None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
@@ -60,6 +61,47 @@ class ProductUpdate(Schema):
         | None
     ) = None
     active: bool | None = None
+
+
+# The product fields staff type as text, on the staff pages and the command line.
+PRODUCT_TEXT_FIELDS = (
+    "sku",
+    "barcode",
+    "name_zh",
+    "name_en",
+    "department",
+    "category",
+    "subcategory",
+    "brand",
+    "manufacturer_code",
+    "unit_price",
+    "cost_price",
+    "package_size",
+    "tags",
+)
+
+
+def product_typed(typed: Mapping[str, str]) -> dict[str, Any]:
+    """Typed text as the fields of a ``ProductCreate`` or ``ProductUpdate``.
+
+    Only the fields given are returned (an update changes only those). An empty box is
+    ``None``: the field is left empty, a price included (an empty price box clears the
+    price, it does not keep the old one); tags are comma-separated (ASCII or Chinese
+    commas) and an empty box is no tags. Prices stay text: the schema checks them and
+    names the field when one is not a number.
+    """
+    values: dict[str, Any] = {}
+    for name in PRODUCT_TEXT_FIELDS:
+        if name not in typed:
+            continue
+        text = typed[name].strip()
+        if name == "sku" and not text:
+            continue  # "required", rather than "not text"
+        if name == "tags":
+            values[name] = [t.strip() for t in text.replace("，", ",").split(",") if t.strip()]
+        else:
+            values[name] = text or None
+    return values
 
 
 class ProductRead(ReadSchema):

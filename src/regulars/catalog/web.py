@@ -1,24 +1,35 @@
-"""Staff pages of the catalogue: products with search and filters, stores and their tills."""
+"""Staff pages of the catalogue: products with search and filters, a product's page to add,
+complete or correct it, stores and their tills."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from regulars.catalog import queries, service
 from regulars.catalog.models import Product, Store
-from regulars.catalog.schemas import StoreCreate, TerminalKey
+from regulars.catalog.schemas import (
+    PRODUCT_TEXT_FIELDS,
+    ProductCreate,
+    ProductUpdate,
+    StoreCreate,
+    TerminalKey,
+    product_typed,
+)
 from regulars.core.errors import DomainError, Forbidden
 from regulars.core.i18n import _
-from regulars.core.web import UowDep
+from regulars.core.reasons import invalid_input
+from regulars.core.web import IdPath, UowDep
 from regulars.staff.audit import audit_record
 from regulars.staff.web import Csrf, PageContext, page, page_require
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[PageContext, Depends(page_require("catalog.read"))]
+Writer = Annotated[PageContext, Depends(page_require("catalog.write"))]
 StoreAdmin = Annotated[PageContext, Depends(page_require("stores.manage"))]
 PAGE_SIZE = 50
 
@@ -31,14 +42,17 @@ def products_page(
     q: Annotated[str | None, Query(max_length=100)] = None,
     department: Annotated[str | None, Query(max_length=100)] = None,
     tag: Annotated[str | None, Query(max_length=30)] = None,
+    review: Annotated[bool, Query()] = False,
     page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
-    """Search the catalogue by barcode, SKU, name or brand; filter by department and tag."""
+    """Search the catalogue by barcode, SKU, name or brand; filter by department and tag,
+    or to the products a till created that are still to review."""
     products = queries.product_search(
         uow.session,
         text=q or None,
         department=department or None,
         tag=tag or None,
+        needs_review=True if review else None,
         limit=PAGE_SIZE,
         offset=(page_no - 1) * PAGE_SIZE,
     )
@@ -49,15 +63,185 @@ def products_page(
         )
         if d
     ]
-    filters = {"q": q or "", "department": department or "", "tag": tag or ""}
+    filters = {
+        "q": q or "",
+        "department": department or "",
+        "tag": tag or "",
+        "review": "1" if review else "",
+    }
     data = {
         "products": products,
         "departments": departments,
         "filters": filters,
+        "to_review": queries.product_review_count(uow.session),
         "page_no": page_no,
         "page_size": PAGE_SIZE,
     }
     return page(request, ctx, "catalog/products.html", data)
+
+
+# Fields of the product form: the typed text ones and the "active" box.
+CREATE_FIELDS = PRODUCT_TEXT_FIELDS
+UPDATE_FIELDS = tuple(f for f in PRODUCT_TEXT_FIELDS if f not in ("sku", "manufacturer_code"))
+
+
+def _form_error(exc: DomainError | ValidationError) -> DomainError:
+    """A form's error naming its field: the service's own, or Pydantic's first."""
+    return invalid_input(exc) if isinstance(exc, ValidationError) else exc
+
+
+async def _typed(request: Request, names: tuple[str, ...]) -> tuple[dict[str, str], bool | None]:
+    """The form's typed text of ``names`` (only those sent) and its "active" box.
+
+    The box is sent as a hidden ``0`` followed by the checkbox's ``1``, so a form without
+    the box leaves ``active`` as it was (``None``) and an unticked box is ``False``.
+    """
+    form = await request.form()
+    typed = {name: str(form.get(name, "")) for name in names if name in form}
+    sent = [str(v) for v in form.getlist("active")]
+    return typed, ("1" in sent) if sent else None
+
+
+def _product_values(product: Product) -> dict[str, str]:
+    """A product's fields as the form shows them."""
+    values = {
+        name: "" if getattr(product, name, None) is None else str(getattr(product, name))
+        for name in UPDATE_FIELDS
+        if name != "tags"
+    }
+    values["sku"] = product.sku
+    values["tags"] = ", ".join(product.tags or [])
+    return values
+
+
+def _product_page(
+    request: Request,
+    uow: UowDep,
+    ctx: PageContext,
+    *,
+    product: Product | None,
+    values: dict[str, str],
+    active: bool,
+    error: DomainError | None = None,
+    saved: bool = False,
+    status: int = 200,
+) -> HTMLResponse:
+    data = {
+        "p": product,
+        "v": values,
+        "active": active,
+        "error": error,
+        "saved": saved,
+        "manufacturer": queries.manufacturer_of(uow.session, product) if product else None,
+    }
+    return page(request, ctx, "catalog/product.html", data, status_code=status)
+
+
+@router.get("/products/new", response_class=HTMLResponse)
+def product_new(request: Request, uow: UowDep, ctx: Writer) -> HTMLResponse:
+    """The form for a new product."""
+    return _product_page(request, uow, ctx, product=None, values={}, active=True)
+
+
+@router.post("/products/new", response_class=HTMLResponse, response_model=None)
+async def product_new_submit(request: Request, uow: UowDep, ctx: Csrf) -> Response:
+    """Add a product; a bad field or a taken SKU or barcode is shown on the form, with the
+    values typed kept."""
+    if not ctx.can("catalog.write"):
+        raise Forbidden(_("your role may not do this"))
+    typed, active = await _typed(request, CREATE_FIELDS)
+    try:
+        data = ProductCreate.model_validate(product_typed(typed))
+        product = service.product_create(uow, data=data)
+        if active is False:
+            product.active = False
+            uow.flush()
+    except (DomainError, ValidationError) as exc:
+        uow.rollback()
+        return _product_page(
+            request,
+            uow,
+            ctx,
+            product=None,
+            values=typed,
+            active=active is not False,
+            error=_form_error(exc),
+            status=422,
+        )
+    audit_record(
+        uow,
+        actor=ctx.account,
+        action="product_create",
+        page="/products/new",
+        detail={"product_id": product.id, "sku": product.sku},
+    )
+    uow.commit()
+    return RedirectResponse(f"/products/{product.id}?saved=1", status_code=303)
+
+
+@router.get("/products/{product_id}", response_class=HTMLResponse)
+def product_page(
+    request: Request,
+    uow: UowDep,
+    ctx: Reader,
+    product_id: IdPath,
+    saved: Annotated[bool, Query()] = False,
+) -> HTMLResponse:
+    """A product's facts; the form to complete or correct it for staff who may write."""
+    product = queries.product_get(uow.session, product_id=product_id)
+    return _product_page(
+        request,
+        uow,
+        ctx,
+        product=product,
+        values=_product_values(product),
+        active=product.active,
+        saved=saved,
+    )
+
+
+@router.post("/products/{product_id}", response_class=HTMLResponse, response_model=None)
+async def product_submit(request: Request, uow: UowDep, ctx: Csrf, product_id: IdPath) -> Response:
+    """Change the fields the form sent (an empty box empties its field, prices too); a
+    name clears the "to review" flag."""
+    if not ctx.can("catalog.write"):
+        raise Forbidden(_("your role may not do this"))
+    product = queries.product_get(uow.session, product_id=product_id)
+    typed, active = await _typed(request, UPDATE_FIELDS)
+    was_to_review = product.needs_review
+    try:
+        changes = product_typed(typed)
+        if active is not None:
+            changes["active"] = active
+        data = ProductUpdate.model_validate(changes)
+        product = service.product_update(uow, product_id=product_id, data=data)
+    except (DomainError, ValidationError) as exc:
+        uow.rollback()
+        product = queries.product_get(uow.session, product_id=product_id)
+        return _product_page(
+            request,
+            uow,
+            ctx,
+            product=product,
+            values={**_product_values(product), **typed},
+            active=product.active if active is None else active,
+            error=_form_error(exc),
+            status=422,
+        )
+    audit_record(
+        uow,
+        actor=ctx.account,
+        action="product_update",
+        page=f"/products/{product_id}",
+        detail={
+            "product_id": product_id,
+            "sku": product.sku,
+            "fields": sorted(data.model_fields_set),
+            "reviewed": was_to_review and not product.needs_review,
+        },
+    )
+    uow.commit()
+    return RedirectResponse(f"/products/{product_id}?saved=1", status_code=303)
 
 
 def _scoped_stores(uow: UowDep, ctx: PageContext) -> list[Store]:

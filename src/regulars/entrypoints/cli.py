@@ -22,6 +22,7 @@ from regulars.core.i18n import _, translate
 from regulars.entrypoints import context
 from regulars.entrypoints.cli_analytics import analytics_app
 from regulars.entrypoints.cli_baskets import baskets_app
+from regulars.entrypoints.cli_catalog import products_app
 from regulars.entrypoints.cli_data import demo_app, import_app
 from regulars.entrypoints.cli_jobs import jobs_app, points_app
 from regulars.entrypoints.cli_lists import lists_app
@@ -49,6 +50,7 @@ staff_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 keys_app = typer.Typer(help="The key that encrypts personal data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(members_app, name="members")
+app.add_typer(products_app, name="products")
 app.add_typer(stores_app, name="stores")
 app.add_typer(staff_app, name="staff")
 app.add_typer(keys_app, name="keys")

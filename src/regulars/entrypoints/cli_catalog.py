@@ -1,0 +1,261 @@
+"""Products on the command line: ``regulars products find|show|add|set``.
+
+The same services as the staff pages: a product a till created (``to review``) is
+completed with ``set`` and a name. Text options follow the page's rules
+(:func:`regulars.catalog.schemas.product_typed`): an option not given leaves its field
+as it is, an empty one (``--price ""``) empties it. Headings and errors are catalogue
+messages in the configured language (``REGULARS_DEFAULT_LOCALE``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Column, Table
+
+from regulars.catalog import queries, service
+from regulars.catalog.models import Product
+from regulars.catalog.schemas import ProductCreate, ProductUpdate, product_typed
+from regulars.core.config import get_settings
+from regulars.core.errors import DomainError
+from regulars.core.i18n import _, translate
+from regulars.core.reasons import invalid_input
+from regulars.entrypoints import context
+from regulars.staff.audit import audit_record
+
+console = Console()
+err = Console(stderr=True)
+products_app = typer.Typer(
+    help="Products: find, show, add, and complete the ones a till created.",
+    no_args_is_help=True,
+)
+
+Barcode = Annotated[str | None, typer.Option(help="EAN-13, EAN-8 or UPC-A")]
+NameZh = Annotated[str | None, typer.Option("--name-zh", help="name in Chinese")]
+NameEn = Annotated[str | None, typer.Option("--name-en", help="name in English")]
+Department = Annotated[str | None, typer.Option()]
+Category = Annotated[str | None, typer.Option()]
+Subcategory = Annotated[str | None, typer.Option()]
+Brand = Annotated[str | None, typer.Option()]
+Price = Annotated[str | None, typer.Option(help="unit price, e.g. 12.90")]
+Cost = Annotated[str | None, typer.Option(help="cost price, e.g. 8.10")]
+PackageSize = Annotated[str | None, typer.Option("--package-size")]
+Tags = Annotated[str | None, typer.Option(help="comma-separated, e.g. fresh,baby")]
+
+
+def _t(message: str, **params: Any) -> str:
+    """A catalogue message in the configured language."""
+    return translate(message, get_settings().default_locale, **params)
+
+
+def _fail(exc: DomainError | ValidationError) -> None:
+    """Print the error (its message and field) in the configured language; exit 1."""
+    error = invalid_input(exc) if isinstance(exc, ValidationError) else exc
+    where = f" [{error.field}]" if error.field else ""
+    # Escaped: Rich would take "[unit_price]" (and markup in a typed value) for a style.
+    err.print(f"[red]{escape(_t(error.message, **error.params) + where)}[/red]")
+    raise typer.Exit(1)
+
+
+def _typed(**options: str | None) -> dict[str, str]:
+    """The options given, as the text a form would have sent."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
+def _name(product: Product) -> str:
+    zh = get_settings().default_locale == "zh_CN"
+    shown = (product.name_zh or product.name_en) if zh else (product.name_en or product.name_zh)
+    return shown or ""
+
+
+def _money(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+@products_app.command("find")
+def products_find(
+    text: Annotated[str | None, typer.Argument(help="barcode, SKU, name or brand")] = None,
+    review: Annotated[bool, typer.Option("--review", help="only products to review")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+) -> None:
+    """Find products by barcode, SKU, name or brand; ``--review``: only those to review."""
+    with context.new_uow() as uow:
+        found = queries.product_search(
+            uow.session, text=text or None, needs_review=True if review else None, limit=limit
+        )
+        # SKU and barcode are what one types next: never cut; the rest folds.
+        table = Table(
+            Column("id", no_wrap=True),
+            Column("SKU", no_wrap=True),
+            Column(_t(_("Barcode")), no_wrap=True),
+            Column(_t(_("Product name")), overflow="fold"),
+            Column(_t(_("Category")), overflow="fold"),
+            Column(_t(_("Price")), overflow="fold"),
+            Column(_t(_("to review")), overflow="fold"),
+        )
+        for p in found:
+            table.add_row(
+                str(p.id),
+                p.sku,
+                p.barcode or "",
+                _name(p),
+                " › ".join(x for x in (p.department, p.category, p.subcategory) if x),
+                _money(p.unit_price),
+                _t(_("yes")) if p.needs_review else "",
+            )
+    console.print(table)
+    if not found:
+        console.print(_t(_("Nothing found.")))
+
+
+def _print(product: Product, manufacturer: str | None) -> None:
+    facts = Table(show_header=False, title=f"{product.sku} {_name(product)}".strip())
+    rows = [
+        ("id", str(product.id)),
+        ("SKU", product.sku),
+        (_t(_("Barcode")), product.barcode or ""),
+        (_t(_("Name (Chinese)")), product.name_zh or ""),
+        (_t(_("Name (English)")), product.name_en or ""),
+        (_t(_("Department")), product.department or ""),
+        (_t(_("Category")), product.category or ""),
+        (_t(_("Subcategory")), product.subcategory or ""),
+        (_t(_("Brand")), product.brand or ""),
+        (_t(_("Manufacturer code")), manufacturer or ""),
+        (_t(_("Unit price")), _money(product.unit_price)),
+        (_t(_("Cost price")), _money(product.cost_price)),
+        (_t(_("Package size")), product.package_size or ""),
+        (_t(_("Tags")), ", ".join(product.tags or [])),
+        (_t(_("active")), _t(_("yes")) if product.active else _t(_("no"))),
+        (_t(_("to review")), _t(_("yes")) if product.needs_review else _t(_("no"))),
+    ]
+    for name, value in rows:
+        facts.add_row(name, value)
+    console.print(facts)
+
+
+@products_app.command("show")
+def products_show(
+    key: Annotated[str, typer.Argument(help="barcode, SKU or id (tried in this order)")],
+) -> None:
+    """One product, found by its barcode, SKU or id."""
+    with context.new_uow() as uow:
+        try:
+            product = queries.product_lookup(uow.session, key=key)
+        except DomainError as exc:
+            _fail(exc)
+            return
+        maker = queries.manufacturer_of(uow.session, product)
+        _print(product, maker.code if maker else None)
+
+
+@products_app.command("add")
+def products_add(
+    sku: Annotated[str, typer.Option(help="the chain's own article number")],
+    barcode: Barcode = None,
+    name_zh: NameZh = None,
+    name_en: NameEn = None,
+    department: Department = None,
+    category: Category = None,
+    subcategory: Subcategory = None,
+    brand: Brand = None,
+    manufacturer: Annotated[str | None, typer.Option(help="manufacturer code")] = None,
+    price: Price = None,
+    cost: Cost = None,
+    package_size: PackageSize = None,
+    tags: Tags = None,
+) -> None:
+    """Add a product; SKU and barcode must be new."""
+    typed = _typed(
+        sku=sku,
+        barcode=barcode,
+        name_zh=name_zh,
+        name_en=name_en,
+        department=department,
+        category=category,
+        subcategory=subcategory,
+        brand=brand,
+        manufacturer_code=manufacturer,
+        unit_price=price,
+        cost_price=cost,
+        package_size=package_size,
+        tags=tags,
+    )
+    with context.new_uow() as uow:
+        try:
+            data = ProductCreate.model_validate(product_typed(typed))
+            product = service.product_create(uow, data=data)
+        except (DomainError, ValidationError) as exc:
+            _fail(exc)
+            return
+        audit_record(
+            uow,
+            actor="cli",
+            action="product_create",
+            page="cli",
+            detail={"product_id": product.id, "sku": product.sku},
+        )
+        uow.commit()
+        console.print(_t(_("product {sku} added (id {id})"), sku=product.sku, id=product.id))
+
+
+@products_app.command("set")
+def products_set(
+    product_id: Annotated[int, typer.Argument(help="product id", min=1)],
+    barcode: Barcode = None,
+    name_zh: NameZh = None,
+    name_en: NameEn = None,
+    department: Department = None,
+    category: Category = None,
+    subcategory: Subcategory = None,
+    brand: Brand = None,
+    price: Price = None,
+    cost: Cost = None,
+    package_size: PackageSize = None,
+    tags: Tags = None,
+    active: Annotated[bool | None, typer.Option("--active/--inactive")] = None,
+) -> None:
+    """Change the fields given (an empty value empties the field); a name completes a
+    product to review."""
+    typed = _typed(
+        barcode=barcode,
+        name_zh=name_zh,
+        name_en=name_en,
+        department=department,
+        category=category,
+        subcategory=subcategory,
+        brand=brand,
+        unit_price=price,
+        cost_price=cost,
+        package_size=package_size,
+        tags=tags,
+    )
+    with context.new_uow() as uow:
+        try:
+            changes = product_typed(typed)
+            if active is not None:
+                changes["active"] = active
+            data = ProductUpdate.model_validate(changes)
+            before = queries.product_get(uow.session, product_id=product_id).needs_review
+            product = service.product_update(uow, product_id=product_id, data=data)
+        except (DomainError, ValidationError) as exc:
+            _fail(exc)
+            return
+        audit_record(
+            uow,
+            actor="cli",
+            action="product_update",
+            page="cli",
+            detail={
+                "product_id": product.id,
+                "sku": product.sku,
+                "fields": sorted(data.model_fields_set),
+                "reviewed": before and not product.needs_review,
+            },
+        )
+        uow.commit()
+        maker = queries.manufacturer_of(uow.session, product)
+        _print(product, maker.code if maker else None)
