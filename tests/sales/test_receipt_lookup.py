@@ -348,4 +348,4 @@ def test_cli_find_and_show(cli_db: str) -> None:
     assert "CR-1" in shown and "WeChat Pay" in shown
     assert "C-1" in _invoke("receipts", "show", str(return_id))  # its original
     missing = _invoke("receipts", "show", "999999", code=1)
-    assert "receipt 999999 not found" in missing
+    assert "receipt 999999 not found [receipt_id]" in missing  # the field, not taken for markup

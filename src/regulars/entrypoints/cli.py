@@ -24,6 +24,7 @@ from regulars.entrypoints.cli_analytics import analytics_app
 from regulars.entrypoints.cli_baskets import baskets_app
 from regulars.entrypoints.cli_catalog import products_app
 from regulars.entrypoints.cli_data import demo_app, import_app
+from regulars.entrypoints.cli_errors import fail
 from regulars.entrypoints.cli_jobs import jobs_app, points_app
 from regulars.entrypoints.cli_lists import lists_app
 from regulars.entrypoints.cli_offers import attach_list_commands, deals_app
@@ -65,15 +66,6 @@ attach_list_commands(lists_app)
 app.add_typer(lists_app, name="lists")
 app.add_typer(baskets_app, name="baskets")
 app.add_typer(receipts_app, name="receipts")
-
-
-def fail(exc: DomainError) -> None:
-    """Print a domain error in the configured language and exit with status 1."""
-    where = f" [{exc.field}]" if exc.field else ""
-    err.print(
-        f"[red]{translate(exc.message, get_settings().default_locale, **exc.params)}{where}[/red]"
-    )
-    raise typer.Exit(1)
 
 
 @db_app.command("upgrade")

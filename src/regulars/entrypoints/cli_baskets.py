@@ -25,9 +25,10 @@ from regulars.baskets.schemas import MineIn, RuleRead
 from regulars.catalog.queries import store_by_code
 from regulars.core.config import get_settings
 from regulars.core.errors import DomainError, NotFound
-from regulars.core.i18n import _, translate
+from regulars.core.i18n import _
 from regulars.core.uow import UnitOfWork
 from regulars.entrypoints import context
+from regulars.entrypoints.cli_errors import fail
 from regulars.jobs.baskets import baskets_mine
 
 console = Console()
@@ -64,13 +65,6 @@ class OrderName(StrEnum):
 LevelOpt = Annotated[LevelName, typer.Option(help="product, category or brand")]
 StoreOpt = Annotated[str | None, typer.Option(help="store code; every store by default")]
 RunOpt = Annotated[int | None, typer.Option(help="run id; the one in force by default")]
-
-
-def _fail(exc: DomainError) -> None:
-    where = f" [{exc.field}]" if exc.field else ""
-    message = translate(exc.message, get_settings().default_locale, **exc.params)
-    err.print(f"[red]{message}{where}[/red]")
-    raise typer.Exit(1)
 
 
 def _store_id(uow: UnitOfWork, code: str | None) -> int | None:
@@ -119,7 +113,7 @@ def mine(
                 store_id=_store_id(uow, store),
             )
         except DomainError as exc:
-            _fail(exc)
+            fail(exc)
             return
         except (ValidationError, ValueError) as exc:
             err.print(f"[red]{exc}[/red]")
@@ -127,7 +121,7 @@ def mine(
         try:
             run = baskets_mine(uow, data=data, engine=engine.value, master=master, started_by="cli")
         except DomainError as exc:
-            _fail(exc)
+            fail(exc)
             return
     console.print(
         f"run {run.id}: {run.level}, {run.transactions} baskets, {run.itemsets} itemsets, "
@@ -177,7 +171,7 @@ def rules(
                 uow, run_id=run, level=level, store=store, where=where, limit=limit
             )
         except DomainError as exc:
-            _fail(exc)
+            fail(exc)
             return
         title = f"run {found.id} ({found.level}): {total} rules"
     table = Table(
@@ -223,7 +217,7 @@ def export(
                 uow, run_id=run, level=level, store=store, where=where, limit=10_000_000
             )
         except DomainError as exc:
-            _fail(exc)
+            fail(exc)
             return
         run_id = found.id
     out.parent.mkdir(parents=True, exist_ok=True)

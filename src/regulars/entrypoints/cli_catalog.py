@@ -14,7 +14,6 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Column, Table
 
 from regulars.catalog import queries, service
@@ -23,8 +22,8 @@ from regulars.catalog.schemas import ProductCreate, ProductUpdate, product_typed
 from regulars.core.config import get_settings
 from regulars.core.errors import DomainError
 from regulars.core.i18n import _, translate
-from regulars.core.reasons import invalid_input
 from regulars.entrypoints import context
+from regulars.entrypoints.cli_errors import fail
 from regulars.staff.audit import audit_record
 
 console = Console()
@@ -50,15 +49,6 @@ Tags = Annotated[str | None, typer.Option(help="comma-separated, e.g. fresh,baby
 def _t(message: str, **params: Any) -> str:
     """A catalogue message in the configured language."""
     return translate(message, get_settings().default_locale, **params)
-
-
-def _fail(exc: DomainError | ValidationError) -> None:
-    """Print the error (its message and field) in the configured language; exit 1."""
-    error = invalid_input(exc) if isinstance(exc, ValidationError) else exc
-    where = f" [{error.field}]" if error.field else ""
-    # Escaped: Rich would take "[unit_price]" (and markup in a typed value) for a style.
-    err.print(f"[red]{escape(_t(error.message, **error.params) + where)}[/red]")
-    raise typer.Exit(1)
 
 
 def _typed(**options: str | None) -> dict[str, str]:
@@ -146,7 +136,7 @@ def products_show(
         try:
             product = queries.product_lookup(uow.session, key=key)
         except DomainError as exc:
-            _fail(exc)
+            fail(exc)
             return
         maker = queries.manufacturer_of(uow.session, product)
         _print(product, maker.code if maker else None)
@@ -189,7 +179,7 @@ def products_add(
             data = ProductCreate.model_validate(product_typed(typed))
             product = service.product_create(uow, data=data)
         except (DomainError, ValidationError) as exc:
-            _fail(exc)
+            fail(exc)
             return
         audit_record(
             uow,
@@ -242,7 +232,7 @@ def products_set(
             before = queries.product_get(uow.session, product_id=product_id).needs_review
             product = service.product_update(uow, product_id=product_id, data=data)
         except (DomainError, ValidationError) as exc:
-            _fail(exc)
+            fail(exc)
             return
         audit_record(
             uow,

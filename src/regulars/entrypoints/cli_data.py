@@ -24,6 +24,7 @@ from regulars.core.errors import DomainError
 from regulars.core.i18n import _, translate
 from regulars.demo import service as demo_service
 from regulars.entrypoints import context
+from regulars.entrypoints.cli_errors import fail
 from regulars.imports import service as import_service
 from regulars.imports.formats import Kind
 from regulars.imports.outcome import WAITING, RowError
@@ -65,13 +66,6 @@ def _progress_bar() -> Iterator[ProgressCallback]:
         yield update
 
 
-def _fail(exc: DomainError) -> None:
-    where = f" [{exc.field}]" if exc.field else ""
-    message = translate(exc.message, get_settings().default_locale, **exc.params)
-    err.print(f"[red]{message}{where}[/red]")
-    raise typer.Exit(2)
-
-
 def _errors_table(errors: list[RowError], total_bad: int, report: str | None) -> None:
     table = Table("line", "column", "reason", "value", title=f"bad rows (first {SHOWN_ERRORS})")
     for e in errors[:SHOWN_ERRORS]:
@@ -94,7 +88,7 @@ def _import(kind: Kind, path: Path) -> None:
                     progress=progress,
                 )
         except DomainError as exc:
-            _fail(exc)
+            fail(exc, code=2)
             return
         uow.commit()
     table = Table("run", "kind", "rows", "loaded", "unchanged", "bad", title=str(path))
@@ -161,7 +155,7 @@ def demo_load(
                     progress=progress,
                 )
         except DomainError as exc:
-            _fail(exc)
+            fail(exc, code=2)
             return
         uow.commit()
     table = Table("kind", "run", "rows", "loaded", "unchanged", "bad", "report")

@@ -16,6 +16,7 @@ from regulars.core.errors import DomainError, NotFound
 from regulars.core.i18n import _, translate
 from regulars.core.templating import local_time
 from regulars.entrypoints import context
+from regulars.entrypoints.cli_errors import fail
 from regulars.jobs.registry import JOBS, job_run, scheduler_thread
 from regulars.loyalty import coupons as loyalty_coupons
 from regulars.loyalty import programme as loyalty_programme
@@ -41,14 +42,6 @@ coupons_app = typer.Typer(
     no_args_is_help=True,
 )
 points_app.add_typer(coupons_app, name="coupons")
-
-
-def _fail(exc: DomainError) -> None:
-    where = f" [{exc.field}]" if exc.field else ""
-    err.print(
-        f"[red]{translate(exc.message, get_settings().default_locale, **exc.params)}{where}[/red]"
-    )
-    raise typer.Exit(1)
 
 
 @jobs_app.command("list")
@@ -77,7 +70,7 @@ def jobs_run(
         try:
             run = job_run(uow, name=name, day=when, force=force)
         except DomainError as exc:
-            _fail(exc)
+            fail(exc)
             return
     if run is None:
         console.print(f"{name}: not due on {when} or already run (use --force)")
@@ -105,7 +98,7 @@ def points_show(member_id: int) -> None:
         try:
             summary = loyalty_queries.points_summary(uow, member_id=member_id)
         except DomainError as exc:
-            _fail(exc)
+            fail(exc)
             return
         lines = loyalty_queries.points_history(uow.session, member_id=member_id, limit=20)
         console.print(summary.model_dump(mode="json"))
@@ -136,7 +129,7 @@ def points_adjust(
                 uow, member_id=member_id, points=points, kind=kind, reason=reason, actor="cli"
             )
         except DomainError as exc:
-            _fail(exc)
+            fail(exc)
             return
         audit_record(
             uow,
@@ -165,7 +158,7 @@ def points_grant(
                 uow, grants=grants, reason=reason, actor="cli", kind=kind
             )
         except DomainError as exc:
-            _fail(exc)
+            fail(exc)
             return
         audit_record(
             uow,
@@ -263,7 +256,7 @@ def coupons_issue(
                 uow, member_id=member_id, data=data, actor="cli"
             )
         except DomainError as exc:
-            _fail(exc)
+            fail(exc)
             return
         except ValueError as exc:
             err.print(f"[red]{exc}[/red]")
@@ -290,7 +283,7 @@ def coupons_exchange(member_id: int, reward: str) -> None:
                 uow, member_id=member_id, reward_code=reward, actor="cli"
             )
         except DomainError as exc:
-            _fail(exc)
+            fail(exc)
             return
         audit_record(
             uow,
@@ -319,7 +312,7 @@ def coupons_void(
                 uow, coupon_id=found.id, reason=reason, actor="cli"
             )
         except DomainError as exc:
-            _fail(exc)
+            fail(exc)
             return
         audit_record(
             uow,

@@ -13,9 +13,9 @@ from rich.table import Table
 
 from regulars.core.config import get_settings
 from regulars.core.errors import DomainError
-from regulars.core.i18n import translate
 from regulars.core.timeutil import utcnow
 from regulars.entrypoints import context
+from regulars.entrypoints.cli_errors import fail
 from regulars.jobs.lists import lists_cycle
 from regulars.members.queries import member_get
 from regulars.members.rules import member_code
@@ -28,14 +28,6 @@ deals_app = typer.Typer(
 )
 
 
-def _fail(exc: DomainError) -> None:
-    where = f" [{exc.field}]" if exc.field else ""
-    err.print(
-        f"[red]{translate(exc.message, get_settings().default_locale, **exc.params)}{where}[/red]"
-    )
-    raise typer.Exit(1)
-
-
 @deals_app.command("import")
 def deals_import(file: Path) -> None:
     """Load deals from a CSV file; good rows load, bad rows are reported by line."""
@@ -44,7 +36,7 @@ def deals_import(file: Path) -> None:
         try:
             report = service.deals_import(uow, text=text, source="import")
         except DomainError as exc:
-            _fail(exc)
+            fail(exc)
             return
         uow.commit()
     console.print(
@@ -93,7 +85,7 @@ def lists_generate(
         try:
             result = lists_cycle(uow, today=when, force=force)
         except DomainError as exc:
-            _fail(exc)
+            fail(exc)
             return
         uow.commit()
     console.print(result)
@@ -140,7 +132,7 @@ def lists_print(
         try:
             person = member_get(uow.session, member_id=member)
         except DomainError as exc:
-            _fail(exc)
+            fail(exc)
             return
         locale = lang or str((person.extra or {}).get("locale") or get_settings().default_locale)
         row = queries.member_current_list(uow.session, member_id=member, at=utcnow())

@@ -20,6 +20,7 @@ from regulars.core.labels import label
 from regulars.core.templating import local_time
 from regulars.core.timeutil import local_day
 from regulars.entrypoints import context
+from regulars.entrypoints.cli_errors import fail
 from regulars.sales import queries
 
 console = Console()
@@ -40,12 +41,6 @@ def _col(heading: str) -> Column:
     return Column(heading, overflow="fold")
 
 
-def _fail(exc: DomainError) -> None:
-    where = f" [{exc.field}]" if exc.field else ""
-    err.print(f"[red]{_t(exc.message, **exc.params)}{where}[/red]")
-    raise typer.Exit(1)
-
-
 @receipts_app.command("find")
 def receipts_find(
     number: Annotated[str | None, typer.Argument(help="the exact receipt number")] = None,
@@ -60,7 +55,7 @@ def receipts_find(
     """Receipts with this number, at a store and terminal, on a day (any of them, at
     least one), newest first."""
     if not (number or store or terminal or day):
-        _fail(
+        fail(
             InvalidInput(
                 _("give a receipt number, a store, a terminal or a day"), field="receipt_no"
             )
@@ -111,7 +106,7 @@ def receipts_show(receipt_id: Annotated[int, typer.Argument(help="receipt id")])
         try:
             r = queries.receipt_detail(uow.session, receipt_id=receipt_id)
         except DomainError as exc:
-            _fail(exc)
+            fail(exc)
             return
     facts = Table(show_header=False, title=_t(_("Receipt {no}"), no=r.receipt_no))
     rows = [
