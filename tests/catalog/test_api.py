@@ -6,7 +6,7 @@ import pytest
 
 from regulars.catalog.rules import normalise_barcode
 from regulars.core.errors import InvalidInput
-from tests.factories.world import World, build_world, ean13
+from tests.factories.world import World, build_world, ean13, receipt_payload
 
 
 @pytest.fixture
@@ -133,3 +133,21 @@ def test_stores_terminals_and_keys(client, world) -> None:
         client.post("/api/v1/stores/NOPE/terminals", json={"code": "T1"}, headers=admin).status_code
         == 404
     )
+
+
+def test_products_to_review_through_the_api(client, world) -> None:
+    """A till's unknown barcode is listed with ``needs_review=true`` until staff name it."""
+    payload = receipt_payload(world, "REVIEW-1", member=False, lines=1)
+    new_code = ean13(424_242)
+    payload["lines"][0]["barcode"] = new_code  # type: ignore[index]
+    assert client.post("/api/v1/receipts", json=payload, headers=world.till()).status_code == 201
+    staff = world.staff()
+    listed = client.get("/api/v1/products", params={"needs_review": "true"}, headers=staff).json()
+    assert [p["barcode"] for p in listed] == [new_code]
+    known = client.get("/api/v1/products", params={"needs_review": "false"}, headers=staff).json()
+    assert new_code not in {p["barcode"] for p in known} and len(known) == len(world.products)
+    named = client.patch(
+        f"/api/v1/products/{listed[0]['id']}", json={"name_en": "Oat milk"}, headers=staff
+    )
+    assert named.status_code == 200 and named.json()["needs_review"] is False
+    assert client.get("/api/v1/products?needs_review=true", headers=staff).json() == []

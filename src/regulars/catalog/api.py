@@ -37,12 +37,21 @@ def search_products(
     ] = None,
     department: Annotated[str | None, Query(max_length=100)] = None,
     tag: Annotated[str | None, Query(max_length=30)] = None,
+    needs_review: Annotated[
+        bool | None, Query(description="true: only products a till created, to complete")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[Product]:
     """Search the catalogue."""
     return queries.product_search(
-        uow.session, text=q, department=department, tag=tag, limit=limit, offset=offset
+        uow.session,
+        text=q,
+        department=department,
+        tag=tag,
+        needs_review=needs_review,
+        limit=limit,
+        offset=offset,
     )
 
 
