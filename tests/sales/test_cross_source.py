@@ -24,6 +24,7 @@ from regulars.core.uow import UnitOfWork
 from regulars.imports import bulk
 from regulars.imports import receipts as receipts_import
 from regulars.imports.service import import_file
+from regulars.sales import content
 from regulars.sales.models import Receipt, ReceiptLine
 from tests.factories.imports import errors_by_line, write_table
 from tests.factories.world import World, build_world, receipt_payload
@@ -231,3 +232,18 @@ def _waiting_on_a_transaction(engine: Engine) -> bool:
 def test_key_guard_passes_other_errors_through(uow: UnitOfWork) -> None:
     with pytest.raises(ZeroDivisionError), bulk.key_guard(uow):
         _ = 1 / 0
+
+
+def test_stored_contents_reads_many_receipts_a_chunk_at_a_time(
+    client: Any, uow: UnitOfWork, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = []
+    for n in range(3):
+        payload = receipt_payload(world, f"CH-{n}", member=n % 2 == 0, lines=1 + n)
+        answer = client.post("/api/v1/receipts", json=payload, headers=world.till())
+        ids.append(answer.json()["receipt_id"])
+    whole = content.stored_contents(uow, ids)
+    monkeypatch.setattr(content, "CHUNK", 2)
+    assert content.stored_contents(uow, ids) == whole
+    assert [len(whole[i].lines) for i in ids] == [1, 2, 3]
+    assert whole[ids[0]].member_id == world.members[0].id and whole[ids[1]].member_id is None

@@ -79,11 +79,21 @@ def payments_of(stored: Sequence[dict[str, Any]] | None) -> tuple[tuple[str, int
     return tuple((str(p["method"]), cents(str(p["amount"]))) for p in stored or ())
 
 
+# Ids per statement: an import batch may name thousands, and each is a bound parameter.
+CHUNK = 5000
+
+
 def stored_contents(uow: UnitOfWork, receipt_ids: Sequence[int]) -> dict[int, Content]:
-    """The content of the sales ``receipt_ids`` as stored, by id (two statements)."""
-    if not receipt_ids:
-        return {}
+    """The content of the sales ``receipt_ids`` as stored, by id (two statements per
+    ``CHUNK`` ids)."""
     ids = sorted(set(receipt_ids))
+    found: dict[int, Content] = {}
+    for start in range(0, len(ids), CHUNK):
+        found.update(_contents(uow, ids[start : start + CHUNK]))
+    return found
+
+
+def _contents(uow: UnitOfWork, ids: list[int]) -> dict[int, Content]:
     lines: dict[int, list[tuple[int, int, int, int, int]]] = {i: [] for i in ids}
     for row in uow.session.execute(
         select(
