@@ -94,10 +94,15 @@ def test_find_show_add_and_complete(cli_db: str) -> None:
     # An empty value empties the field.
     out = invoke("products", "set", str(added), "--price", "", "--brand", "")
     assert "39.90" not in invoke("products", "show", "RICE-5")
+    # The manufacturer by its code: named (added if new), then removed with an empty one.
+    out = invoke("products", "set", str(added), "--manufacturer", "M-RICE")
+    assert re.search(r"Manufacturer code\s*│\s*M-RICE", out)
+    out = invoke("products", "set", str(added), "--manufacturer", "")
+    assert "M-RICE" not in out
     actions = _audit_actions(cli_db)
-    assert [a for a, _who, _d in actions] == ["product_create"] + ["product_update"] * 3
+    assert [a for a, _who, _d in actions] == ["product_create"] + ["product_update"] * 5
     assert {who for _a, who, _d in actions} == {"cli"}
-    assert [d["reviewed"] for _a, _w, d in actions[1:]] == [False, True, False]
+    assert [d["reviewed"] for _a, _w, d in actions[1:]] == [False, True, False, False, False]
 
 
 def test_errors_name_the_field_and_exit_1(cli_db: str) -> None:

@@ -258,3 +258,26 @@ def test_unknown_product_is_404(client: TestClient, uow: UnitOfWork, world: Worl
     assert client.get("/products/999999").status_code == 404
     assert client.post("/products/999999", data=_form(token, name_en="x")).status_code == 404
     assert csrf_of(client.get("/products").text) == token
+
+
+def test_a_products_manufacturer_is_set_changed_and_removed(
+    client: TestClient, uow: UnitOfWork, world: World
+) -> None:
+    """Manufacturers' deals match products by manufacturer, so staff can correct it."""
+    make_staff(uow, "adm", "admin")
+    token = login(client, "adm")
+    product = world.products[1]
+    url = f"/products/{product.id}"
+    assert client.post(url, data=_form(token, manufacturer_code="M-OAT")).status_code == 200
+    maker = uow.session.scalars(select(Manufacturer).where(Manufacturer.code == "M-OAT")).one()
+    assert _product(uow, sku=product.sku).manufacturer_id == maker.id
+    assert 'name="manufacturer_code" value="M-OAT"' in client.get(url).text
+    bad = client.post(url, data=_form(token, manufacturer_code="not a code!"))
+    assert bad.status_code == 422 and "manufacturer_code" in bad.text
+    assert _product(uow, sku=product.sku).manufacturer_id == maker.id
+    client.post(url, data=_form(token, manufacturer_code=""))
+    assert _product(uow, sku=product.sku).manufacturer_id is None
+    patched = client.patch(
+        f"/api/v1/products/{product.id}", json={"manufacturer_code": "M-OAT"}, headers=world.staff()
+    )
+    assert patched.status_code == 200 and patched.json()["manufacturer_id"] == maker.id

@@ -61,6 +61,8 @@ class ProductUpdate(Schema):
         | None
     ) = None
     active: bool | None = None
+    # The manufacturer by its code (added if new, as on create); null: none.
+    manufacturer_code: Code | None = None
 
 
 # The product fields staff type as text, on the staff pages and the command line.

@@ -46,9 +46,13 @@ def product_create(uow: UnitOfWork, *, data: ProductCreate, is_demo: bool = Fals
 
 
 def product_update(uow: UnitOfWork, *, product_id: int, data: ProductUpdate) -> Product:
-    """Change the fields present in ``data``."""
+    """Change the fields present in ``data``; a manufacturer code names (or adds) the
+    manufacturer, a null one removes it."""
     product = product_get(uow.session, product_id=product_id)
     changes = data.model_dump(exclude_unset=True)
+    if "manufacturer_code" in changes:
+        code = changes.pop("manufacturer_code")
+        product.manufacturer_id = manufacturer_ensure(uow, code=code).id if code else None
     barcode = changes.get("barcode")
     if barcode and barcode != product.barcode:
         other = uow.session.scalars(select(Product.id).where(Product.barcode == barcode)).first()

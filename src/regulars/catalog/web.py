@@ -82,7 +82,7 @@ def products_page(
 
 # Fields of the product form: the typed text ones and the "active" box.
 CREATE_FIELDS = PRODUCT_TEXT_FIELDS
-UPDATE_FIELDS = tuple(f for f in PRODUCT_TEXT_FIELDS if f not in ("sku", "manufacturer_code"))
+UPDATE_FIELDS = tuple(f for f in PRODUCT_TEXT_FIELDS if f != "sku")
 
 
 def _form_error(exc: DomainError | ValidationError) -> DomainError:
@@ -102,15 +102,17 @@ async def _typed(request: Request, names: tuple[str, ...]) -> tuple[dict[str, st
     return typed, ("1" in sent) if sent else None
 
 
-def _product_values(product: Product) -> dict[str, str]:
+def _product_values(uow: UowDep, product: Product) -> dict[str, str]:
     """A product's fields as the form shows them."""
     values = {
         name: "" if getattr(product, name, None) is None else str(getattr(product, name))
         for name in UPDATE_FIELDS
-        if name != "tags"
+        if name not in ("tags", "manufacturer_code")
     }
     values["sku"] = product.sku
     values["tags"] = ", ".join(product.tags or [])
+    maker = queries.manufacturer_of(uow.session, product)
+    values["manufacturer_code"] = maker.code if maker else ""
     return values
 
 
@@ -194,7 +196,7 @@ def product_page(
         uow,
         ctx,
         product=product,
-        values=_product_values(product),
+        values=_product_values(uow, product),
         active=product.active,
         saved=saved,
     )
@@ -223,7 +225,7 @@ async def product_submit(request: Request, uow: UowDep, ctx: Csrf, product_id: I
             uow,
             ctx,
             product=product,
-            values={**_product_values(product), **typed},
+            values={**_product_values(uow, product), **typed},
             active=product.active if active is None else active,
             error=_form_error(exc),
             status=422,

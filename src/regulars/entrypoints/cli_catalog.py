@@ -206,11 +206,15 @@ def products_set(
     cost: Cost = None,
     package_size: PackageSize = None,
     tags: Tags = None,
+    manufacturer: Annotated[
+        str | None, typer.Option(help="manufacturer code (added if new; empty: none)")
+    ] = None,
     active: Annotated[bool | None, typer.Option("--active/--inactive")] = None,
 ) -> None:
     """Change the fields given (an empty value empties the field); a name completes a
     product to review."""
     typed = _typed(
+        manufacturer_code=manufacturer,
         barcode=barcode,
         name_zh=name_zh,
         name_en=name_en,
