@@ -130,6 +130,8 @@ MATRIX = [
         {"username": "mx", "display_name": "m", "role": "cashier"},
         {"admin"},
     ),
+    ("POST", "/api/v1/staff/{staff_id}/active", {"active": True}, {"admin"}),
+    ("GET", "/api/v1/audit", None, {"admin"}),
     ("GET", "/api/v1/loyalty/programme", None, READERS),
     ("PUT", "/api/v1/loyalty/programme", {}, {"admin", "marketing"}),
     ("GET", "/api/v1/loyalty/tiers", None, READERS),
@@ -253,6 +255,7 @@ def test_role_matrix(client, world, method, path, body, allowed) -> None:
         reward_id=1,
         coupon_id=1,
         name="portal-purge",
+        staff_id=1,
     )
     for role in ROLES:
         answer = client.request(method, url, json=body, headers=world.staff(role))

@@ -142,3 +142,23 @@ def test_logout_ends_the_session(client, uow) -> None:
     token = login(client, "ivy")
     client.post("/logout", data={"csrf_token": token})
     assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_an_admin_cannot_disable_themselves_on_the_page(client, uow) -> None:
+    me = make_staff(uow, "hana", "admin")
+    other = make_staff(uow, "ivan", "cashier")
+    token = login(client, "hana")
+    page = client.get("/staff")
+    assert f'action="/staff/{other.id}/active"' in page.text
+    assert f'action="/staff/{me.id}/active"' not in page.text  # no button for oneself
+    refused = client.post(f"/staff/{me.id}/active", data={"active": "false", "csrf_token": token})
+    assert refused.status_code == 422
+    assert client.get("/staff").status_code == 200  # still logged in, still active
+    done = client.post(
+        f"/staff/{other.id}/active",
+        data={"active": "false", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    trail = client.get("/audit", params={"action": "staff_active"}).text
+    assert f'"staff_id": {other.id}' in trail and f'"staff_id": {me.id}' not in trail

@@ -38,6 +38,7 @@ from regulars.sales.api import TillReceiptFastPath
 from regulars.sales.api import router as till_router
 from regulars.sales.api import staff_router as sales_router
 from regulars.sales.pages import router as sales_pages
+from regulars.staff.api import audit_router
 from regulars.staff.api import router as staff_router
 from regulars.staff.web import LoginRequired, login_redirect
 from regulars.staff.web import router as staff_pages
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         sales_router,
         catalog_router,
         staff_router,
+        audit_router,
         imports_router,
         loyalty_router,
         insights_router,

@@ -30,13 +30,13 @@ from regulars.entrypoints.cli_lists import lists_app
 from regulars.entrypoints.cli_offers import attach_list_commands, deals_app
 from regulars.entrypoints.cli_outbox import outbox_app
 from regulars.entrypoints.cli_sales import receipts_app
+from regulars.entrypoints.cli_staff import audit_app, staff_app
 from regulars.entrypoints.serving import OneWriteHttpProtocol, serve_spread
 from regulars.entrypoints.wiring import wire
 from regulars.jobs.registry import scheduler_thread
 from regulars.members import queries as member_queries
 from regulars.members import service as member_service
 from regulars.members.schemas import ConsentIn, MemberCreate
-from regulars.staff import service as staff_service
 from regulars.staff.audit import audit_record
 
 console = Console()
@@ -47,13 +47,13 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 members_app = typer.Typer(help="Members: find, show, register, merge.", no_args_is_help=True)
 stores_app = typer.Typer(help="Stores, tills and till API keys.", no_args_is_help=True)
-staff_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 keys_app = typer.Typer(help="The key that encrypts personal data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(members_app, name="members")
 app.add_typer(products_app, name="products")
 app.add_typer(stores_app, name="stores")
 app.add_typer(staff_app, name="staff")
+app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(import_app, name="import")
 app.add_typer(demo_app, name="demo")
@@ -121,20 +121,6 @@ def serve(
         server.run()
         if not server.started:
             raise typer.Exit(code=3)  # uvicorn's exit code for a server that did not start
-
-
-@staff_app.command("create-admin")
-def staff_create_admin() -> None:
-    """Create the first admin account if none exists and print its one-time password."""
-    with context.new_uow() as uow:
-        password = staff_service.staff_ensure_admin(uow)
-        uow.commit()
-    if password is None:
-        console.print("an admin account already exists")
-    else:
-        console.print(
-            f"admin account: [bold]admin[/bold], one-time password: [bold]{password}[/bold]"
-        )
 
 
 def _print_member(data: dict[str, Any]) -> None:

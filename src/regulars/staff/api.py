@@ -1,21 +1,33 @@
-"""Staff API: login for a bearer token, accounts (admin), and the permission dependency."""
+"""Staff API: login for a bearer token, accounts (admin), the audit trail (admin), and the
+permission dependency."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Security
+from fastapi import APIRouter, Depends, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from regulars.core.errors import Forbidden, Unauthorized
 from regulars.core.i18n import _
-from regulars.core.web import UowDep
-from regulars.staff import rules, service
-from regulars.staff.models import StaffAccount
-from regulars.staff.schemas import LoginRequest, StaffCreate, StaffCreated, StaffRead, TokenRead
+from regulars.core.schemas import MAX_ID
+from regulars.core.web import IdPath, UowDep
+from regulars.staff import audit, rules, service
+from regulars.staff.models import AuditEvent, StaffAccount
+from regulars.staff.schemas import (
+    ActiveSet,
+    AuditRead,
+    AwareTime,
+    LoginRequest,
+    StaffCreate,
+    StaffCreated,
+    StaffRead,
+    TokenRead,
+)
 
 router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
+audit_router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 _bearer = HTTPBearer(auto_error=False, description="Staff token from POST /api/v1/staff/login")
 
 
@@ -76,3 +88,51 @@ def create_staff(
     created = StaffCreated.model_validate(account)
     created.one_time_password = one_time
     return created
+
+
+Admin = Annotated[StaffAccount, Depends(require("staff.manage"))]
+
+
+@router.post("/{staff_id}/active", response_model=StaffRead)
+def set_active(
+    request: Request, uow: UowDep, staff_id: IdPath, data: ActiveSet, who: Admin
+) -> StaffAccount:
+    """Enable or disable an account (admin; not one's own); a disabled account's sessions
+    and tokens stop working. Audited as ``staff_active``, like the staff page."""
+    account = service.staff_set_active(uow, staff_id=staff_id, active=data.active, by=who)
+    audit.audit_record(
+        uow,
+        actor=who,
+        action="staff_active",
+        page=str(request.url.path),
+        detail={"staff_id": staff_id, "active": data.active},
+    )
+    uow.commit()
+    return account
+
+
+@audit_router.get("", response_model=list[AuditRead])
+def list_audit(
+    uow: UowDep,
+    _who: Admin,
+    actor: Annotated[
+        str | None, Query(max_length=100, description="username, or cli for the command line")
+    ] = None,
+    action: Annotated[str | None, Query(max_length=50, description="e.g. staff_active")] = None,
+    member_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    since: Annotated[AwareTime | None, Query(description="from this time (with zone)")] = None,
+    until: Annotated[AwareTime | None, Query(description="up to this time (with zone)")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> list[AuditEvent]:
+    """The audit trail (admin), newest first, as the /audit page searches it."""
+    return audit.audit_search(
+        uow,
+        member_id=member_id,
+        actor=actor or None,
+        action=action or None,
+        since=since,
+        until=until,
+        limit=limit,
+        offset=offset,
+    )

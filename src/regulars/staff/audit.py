@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
@@ -45,8 +45,9 @@ def audit_search(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 200,
+    offset: int = 0,
 ) -> list[AuditEvent]:
-    """Find audit events, newest first."""
+    """Find audit events, newest first; ``offset`` skips that many of the newest (paging)."""
     query = select(AuditEvent)
     if member_id is not None:
         query = query.where(AuditEvent.member_id == member_id)
@@ -58,6 +59,16 @@ def audit_search(
         query = query.where(AuditEvent.at >= since)
     if until is not None:
         query = query.where(AuditEvent.at <= until)
-    return list(
-        uow.session.scalars(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit))
+    query = query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit).offset(offset)
+    return list(uow.session.scalars(query))
+
+
+def audit_last_logins(uow: UnitOfWork) -> dict[int, datetime]:
+    """When each account last logged in to the staff pages, by staff id (from the trail:
+    the account itself keeps no such time)."""
+    rows = uow.session.execute(
+        select(AuditEvent.staff_id, func.max(AuditEvent.at))
+        .where(AuditEvent.action == "login", AuditEvent.staff_id.is_not(None))
+        .group_by(AuditEvent.staff_id)
     )
+    return {staff_id: at for staff_id, at in rows if staff_id is not None and at is not None}

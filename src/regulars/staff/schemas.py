@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, AwareDatetime, Field
 
-from regulars.core.schemas import Id, ReadSchema, Schema
+from regulars.core.i18n import _
+from regulars.core.schemas import Id, ReadSchema, Schema, refuse
+from regulars.core.timeutil import as_utc
 
 Role = Literal["admin", "marketing", "service_desk", "store_manager", "cashier", "analyst"]
+
+
+def _in_utc(value: datetime) -> datetime:
+    """An aware time in UTC; one that UTC cannot hold (year 1 east of Greenwich) is refused."""
+    try:
+        return as_utc(value)
+    except OverflowError:
+        refuse(_("a value is out of range for its field"))
+
+
+#: A time that carries its zone (``2026-05-01T08:00:00+08:00``), held in UTC.
+AwareTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 class StaffCreate(Schema):
@@ -56,3 +70,22 @@ class StaffCreated(StaffRead):
     """A new account and, when none was given, its one-time password (shown once)."""
 
     one_time_password: str | None = None
+
+
+class ActiveSet(Schema):
+    """Enable (``true``) or disable (``false``) an account."""
+
+    active: bool
+
+
+class AuditRead(ReadSchema):
+    """One audit event: when, who (a username, or ``cli`` for the command line), what,
+    on which page or route, about which member, with what detail."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    page: str | None
+    member_id: int | None
+    detail: dict[str, Any]

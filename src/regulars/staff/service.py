@@ -10,11 +10,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError, VerifyMismatchError
 from sqlalchemy import select
 
-from regulars.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from regulars.core.errors import Conflict, InvalidInput, NotFound, RuleViolation, Unauthorized
 from regulars.core.i18n import _
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
-from regulars.staff import rules
+from regulars.staff import rules, sessions
 from regulars.staff.models import StaffAccount, StaffToken
 from regulars.staff.schemas import StaffCreate
 
@@ -156,9 +156,28 @@ def staff_get(uow: UnitOfWork, *, staff_id: int) -> StaffAccount:
     return account
 
 
-def staff_set_active(uow: UnitOfWork, *, staff_id: int, active: bool) -> StaffAccount:
-    """Enable or disable an account (a disabled account's sessions and tokens stop working)."""
+def staff_by_username(uow: UnitOfWork, *, username: str) -> StaffAccount:
+    """An account by username, or ``NotFound`` naming ``username``."""
+    account = uow.session.scalars(
+        select(StaffAccount).where(StaffAccount.username == username)
+    ).first()
+    if account is None:
+        raise NotFound(_("staff account {username} not found"), field="username", username=username)
+    return account
+
+
+def staff_set_active(
+    uow: UnitOfWork, *, staff_id: int, active: bool, by: StaffAccount | None = None
+) -> StaffAccount:
+    """Enable or disable an account; a disabled account's sessions end and its tokens stop
+    working. ``by``, the staff member asking (none from the command line), may not disable
+    their own account: the staff page offers no such button, and an admin who did would
+    lock themselves out."""
+    if by is not None and by.id == staff_id and not active:
+        raise RuleViolation(_("you cannot disable your own account"), field="active")
     account = staff_get(uow, staff_id=staff_id)
     account.active = active
+    if not active:
+        sessions.sessions_end_for(uow, staff_id=account.id)
     uow.flush()
     return account

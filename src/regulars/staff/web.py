@@ -297,9 +297,7 @@ def staff_toggle(
     """Enable or disable an account (admin)."""
     if not ctx.can("staff.manage"):
         raise Forbidden(_("your role may not do this"))
-    account = service.staff_set_active(uow, staff_id=staff_id, active=active)
-    if not active:
-        sessions.sessions_end_for(uow, staff_id=account.id)
+    service.staff_set_active(uow, staff_id=staff_id, active=active, by=ctx.account)
     audit.audit_record(
         uow,
         actor=ctx.account,

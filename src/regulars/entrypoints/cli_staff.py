@@ -1,0 +1,201 @@
+"""Staff accounts and the audit trail on the command line: ``regulars staff
+create-admin|list|add|disable|enable`` and ``regulars audit list``.
+
+The same services as the /staff and /audit pages and the staff API; every change is
+audited with the actor ``cli``. Headings and messages are catalogue messages in the
+configured language (``REGULARS_DEFAULT_LOCALE``), like the domain errors.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Column, Table
+
+from regulars.catalog import queries as catalog_queries
+from regulars.core.config import get_settings
+from regulars.core.errors import DomainError
+from regulars.core.i18n import _, translate
+from regulars.core.templating import local_time
+from regulars.core.uow import UnitOfWork
+from regulars.entrypoints import context
+from regulars.entrypoints.cli_errors import fail
+from regulars.staff import audit, rules, service
+from regulars.staff.schemas import StaffCreate
+
+console = Console()
+staff_app = typer.Typer(help="Staff accounts: list, add, disable, enable.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail: who did or saw what, when.", no_args_is_help=True)
+
+
+def _t(message: str, **params: Any) -> str:
+    """A catalogue message in the configured language."""
+    return translate(message, get_settings().default_locale, **params)
+
+
+def _col(heading: str) -> Column:
+    """A column that folds a long value onto more lines on a narrow terminal, never cuts it."""
+    return Column(heading, overflow="fold")
+
+
+@staff_app.command("create-admin")
+def staff_create_admin() -> None:
+    """Create the first admin account if none exists and print its one-time password."""
+    with context.new_uow() as uow:
+        password = service.staff_ensure_admin(uow)
+        uow.commit()
+    if password is None:
+        console.print("an admin account already exists")
+    else:
+        console.print(
+            f"admin account: [bold]admin[/bold], one-time password: [bold]{password}[/bold]"
+        )
+
+
+@staff_app.command("list")
+def staff_list() -> None:
+    """Every staff account: username, name, role, stores, language, active, last login."""
+    table = Table(
+        "id",
+        _col(_t(_("Username"))),
+        _col(_t(_("Name"))),
+        _col(_t(_("Role"))),
+        _col(_t(_("Stores"))),
+        _col(_t(_("Language"))),
+        _col(_t(_("Active"))),
+        _col(_t(_("Last page login"))),
+    )
+    with context.new_uow() as uow:
+        accounts = service.staff_list(uow)
+        codes = {s.id: s.code for s in catalog_queries.store_list(uow.session)}
+        last_login = audit.audit_last_logins(uow)
+        for a in accounts:
+            table.add_row(
+                str(a.id),
+                a.username,
+                escape(a.display_name),
+                _t(rules.role_label(a.role)),
+                ", ".join(codes.get(i, str(i)) for i in a.store_ids),
+                a.locale,
+                _t(_("yes")) if a.active else _t(_("no")),
+                local_time(last_login.get(a.id)),
+            )
+    console.print(table)
+    if not accounts:
+        console.print(_t(_("Nothing found.")))
+
+
+@staff_app.command("add")
+def staff_add(
+    username: Annotated[str, typer.Argument(help="the login name")],
+    role: Annotated[str, typer.Option(help=", ".join(rules.ROLES))],
+    name: Annotated[str | None, typer.Option(help="display name (the username if omitted)")] = None,
+    store: Annotated[
+        list[str] | None, typer.Option(help="store code a store manager works in (repeatable)")
+    ] = None,
+    locale: Annotated[str, typer.Option(help="en or zh_CN")] = "zh_CN",
+) -> None:
+    """Add a staff account and print its one-time password (shown once; audited)."""
+    with context.new_uow() as uow:
+        try:
+            store_ids = [catalog_queries.store_by_code(uow.session, code=c).id for c in store or []]
+            data = StaffCreate.model_validate(
+                {
+                    "username": username,
+                    "display_name": name or username,
+                    "role": role,
+                    "store_ids": store_ids,
+                    "locale": locale,
+                }
+            )
+            account, one_time = service.staff_create(uow, data=data)
+        except (DomainError, ValidationError) as exc:
+            fail(exc)
+        audit.audit_record(
+            uow,
+            actor="cli",
+            action="staff_create",
+            page="cli",
+            detail={"username": account.username, "role": account.role},
+        )
+        uow.commit()
+    console.print(escape(_t(_("Account {username} created."), username=username)))
+    if one_time:
+        console.print(f"{escape(_t(_('One-time password (shown once):')))} [bold]{one_time}[/bold]")
+
+
+def _set_active(username: str, *, active: bool) -> None:
+    """Enable or disable an account by username, audited as the staff page does it."""
+    with context.new_uow() as uow:
+        try:
+            account = service.staff_by_username(uow, username=username)
+            service.staff_set_active(uow, staff_id=account.id, active=active)
+        except DomainError as exc:
+            fail(exc)
+        _audit_active(uow, staff_id=account.id, active=active)
+        uow.commit()
+    message = _("Account {username} enabled.") if active else _("Account {username} disabled.")
+    console.print(escape(_t(message, username=username)))
+
+
+def _audit_active(uow: UnitOfWork, *, staff_id: int, active: bool) -> None:
+    audit.audit_record(
+        uow,
+        actor="cli",
+        action="staff_active",
+        page="cli",
+        detail={"staff_id": staff_id, "active": active},
+    )
+
+
+@staff_app.command("disable")
+def staff_disable(username: Annotated[str, typer.Argument(help="the login name")]) -> None:
+    """Disable an account: its sessions end and its tokens stop working (audited)."""
+    _set_active(username, active=False)
+
+
+@staff_app.command("enable")
+def staff_enable(username: Annotated[str, typer.Argument(help="the login name")]) -> None:
+    """Enable a disabled account again (audited)."""
+    _set_active(username, active=True)
+
+
+@audit_app.command("list")
+def audit_list(
+    actor: Annotated[str | None, typer.Option(help="username, or cli for the command line")] = None,
+    action: Annotated[str | None, typer.Option(help="e.g. staff_active, profile_view")] = None,
+    member: Annotated[int | None, typer.Option(help="member id", min=1)] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+) -> None:
+    """Audit events, newest first, times in the chain's time zone."""
+    table = Table(
+        "id",
+        _col(_t(_("Time"))),
+        _col(_t(_("Staff"))),
+        _col(_t(_("Action"))),
+        _col(_t(_("Member id"))),
+        _col(_t(_("Page"))),
+        _col(_t(_("Detail"))),
+    )
+    with context.new_uow() as uow:
+        events = audit.audit_search(
+            uow, member_id=member, actor=actor or None, action=action or None, limit=limit
+        )
+        for e in events:
+            table.add_row(
+                str(e.id),
+                local_time(e.at, "%Y-%m-%d %H:%M:%S"),
+                escape(e.actor),
+                escape(e.action),
+                "" if e.member_id is None else str(e.member_id),
+                escape(e.page or ""),
+                escape(json.dumps(e.detail, ensure_ascii=False, default=str)),
+            )
+    console.print(table)
+    if not events:
+        console.print(_t(_("Nothing found.")))
