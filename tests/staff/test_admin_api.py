@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from regulars.staff import audit
+from regulars.core.errors import RuleViolation
+from regulars.staff import audit, service
 from regulars.staff.models import AuditEvent, StaffAccount
+from regulars.staff.schemas import StaffCreate
 from regulars.staff.sessions import session_create, session_find
 from tests.factories.world import World, build_world
 
@@ -43,6 +45,8 @@ def test_admin_disables_and_enables_an_account(client, uow, world) -> None:
         f"/api/v1/staff/{cashier.id}/active", json={"active": True}, headers=world.staff()
     )
     assert answer.status_code == 200 and answer.json()["active"] is True
+    # Its old token was deleted with the disabling: enabled again, it logs in anew.
+    assert client.get("/api/v1/staff/me", headers=world.staff("cashier")).status_code == 401
     # Audited as the staff page audits it: action, actor, detail; the route as the page.
     events = audit.audit_search(uow, action="staff_active")
     assert [(e.actor, e.detail) for e in events] == [
@@ -183,3 +187,20 @@ def test_bad_audit_filters_name_the_field(client, world, params, field) -> None:
 def test_limit_500_is_accepted(client, world) -> None:
     answer = client.get("/api/v1/audit", params={"limit": 500}, headers=world.staff())
     assert answer.status_code == 200
+
+
+def test_the_last_active_admin_cannot_be_disabled(uow, world) -> None:
+    """Not even from the command line (no ``by``): nobody could manage staff any more."""
+    admin = _account(uow, "t_admin")
+    with pytest.raises(RuleViolation) as refused:
+        service.staff_set_active(uow, staff_id=admin.id, active=False)
+    assert refused.value.field == "active" and "last active administrator" in str(refused.value)
+    other, _password = service.staff_create(
+        uow,
+        data=StaffCreate(
+            username="t_admin2", display_name="Admin 2", role="admin", password="a-long-pass-phrase"
+        ),
+    )
+    assert not service.staff_set_active(uow, staff_id=admin.id, active=False).active
+    with pytest.raises(RuleViolation):
+        service.staff_set_active(uow, staff_id=other.id, active=False)

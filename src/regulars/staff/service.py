@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from regulars.core.errors import Conflict, InvalidInput, NotFound, RuleViolation, Unauthorized
 from regulars.core.i18n import _
@@ -169,15 +169,27 @@ def staff_by_username(uow: UnitOfWork, *, username: str) -> StaffAccount:
 def staff_set_active(
     uow: UnitOfWork, *, staff_id: int, active: bool, by: StaffAccount | None = None
 ) -> StaffAccount:
-    """Enable or disable an account; a disabled account's sessions end and its tokens stop
-    working. ``by``, the staff member asking (none from the command line), may not disable
-    their own account: the staff page offers no such button, and an admin who did would
-    lock themselves out."""
+    """Enable or disable an account; a disabled account's sessions end and its API tokens
+    are deleted (enabling it again does not bring them back: it logs in anew). ``by``, the
+    staff member asking (none from the command line), may not disable their own account:
+    the staff page offers no such button, and an admin who did would lock themselves out.
+    Nor may the last active administrator be disabled, from anywhere."""
     if by is not None and by.id == staff_id and not active:
         raise RuleViolation(_("you cannot disable your own account"), field="active")
     account = staff_get(uow, staff_id=staff_id)
+    if not active and account.active and account.role == "admin":
+        admins = uow.session.scalar(
+            select(func.count())
+            .select_from(StaffAccount)
+            .where(StaffAccount.role == "admin", StaffAccount.active.is_(True))
+        )
+        if (admins or 0) <= 1:
+            raise RuleViolation(
+                _("the last active administrator cannot be disabled"), field="active"
+            )
     account.active = active
     if not active:
         sessions.sessions_end_for(uow, staff_id=account.id)
+        uow.session.execute(delete(StaffToken).where(StaffToken.staff_id == account.id))
     uow.flush()
     return account
