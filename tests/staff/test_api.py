@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from regulars.staff import service
+from regulars.staff.audit import audit_last_logins, audit_search
 from regulars.staff.schemas import StaffCreate
 from tests.factories.world import World, build_world
 
@@ -30,6 +31,10 @@ def test_login_gives_a_token(client, uow) -> None:
     me = client.get("/api/v1/staff/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200 and me.json()["role"] == "marketing"
     assert "password_hash" not in me.text and "argon2" not in me.text
+    # Audited like a page login, so the trail and ``staff list`` show API logins too.
+    (event,) = audit_search(uow, action="login")
+    assert (event.actor, event.page) == ("amy", "/api/v1/staff/login")
+    assert set(audit_last_logins(uow)) == {me.json()["id"]}
 
 
 def test_lockout_after_repeated_failures(client, uow) -> None:

@@ -68,7 +68,7 @@ def staff_list() -> None:
         _col(_t(_("Stores"))),
         _col(_t(_("Language"))),
         _col(_t(_("Active"))),
-        _col(_t(_("Last page login"))),
+        _col(_t(_("Last login"))),
     )
     with context.new_uow() as uow:
         accounts = service.staff_list(uow)

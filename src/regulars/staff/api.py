@@ -60,6 +60,8 @@ def login(uow: UowDep, data: LoginRequest) -> TokenRead:
         uow.commit()  # keep the failure count, which drives the lockout
         raise
     token, row = service.token_issue(uow, account=account)
+    # Audited as a page login is, so the trail (and ``staff list``) shows API logins too.
+    audit.audit_record(uow, actor=account, action="login", page="/api/v1/staff/login")
     uow.commit()
     return TokenRead(access_token=token, expires_at=row.expires_at)
 

@@ -64,7 +64,7 @@ def audit_search(
 
 
 def audit_last_logins(uow: UnitOfWork) -> dict[int, datetime]:
-    """When each account last logged in to the staff pages, by staff id (from the trail:
+    """When each account last logged in (a page or the API), by staff id (from the trail:
     the account itself keeps no such time)."""
     rows = uow.session.execute(
         select(AuditEvent.staff_id, func.max(AuditEvent.at))
