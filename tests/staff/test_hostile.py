@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute
 
+from regulars.catalog.schemas import PRODUCT_TEXT_FIELDS
 from regulars.core.uow import UnitOfWork
 from tests.factories.web import PASSWORD, csrf_of, login, make_staff
 from tests.factories.world import World, build_world
@@ -142,22 +143,7 @@ def test_stored_markup_is_shown_as_text(client: TestClient, world: World, admin:
 
 def test_product_forms(client: TestClient, world: World, admin: str) -> None:
     product_id = world.products[0].id
-    fields = (
-        "sku",
-        "barcode",
-        "name_zh",
-        "name_en",
-        "department",
-        "category",
-        "subcategory",
-        "brand",
-        "manufacturer_code",
-        "unit_price",
-        "cost_price",
-        "package_size",
-        "tags",
-        "active",
-    )
+    fields = (*PRODUCT_TEXT_FIELDS, "active")
     for n, payload in enumerate(PAYLOADS):
         for field in fields:
             data = {"sku": f"HOSTILE-{n}-{field}", "name_en": "x", field: payload}

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import Table, insert, select, update
 
 from regulars.catalog.models import Manufacturer, Product
-from regulars.catalog.schemas import ProductCreate
+from regulars.catalog.schemas import PRODUCT_TEXT_FIELDS, ProductCreate
 from regulars.core.i18n import _
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
@@ -28,20 +28,8 @@ BATCH = 5000
 # Core tables, not the ORM entities: the ORM's bulk insert splits rows by which keys are None.
 _PRODUCT = cast(Table, Product.__table__)
 _MAKER = cast(Table, Manufacturer.__table__)
-_FIELDS = (
-    "sku",
-    "barcode",
-    "name_zh",
-    "name_en",
-    "department",
-    "category",
-    "subcategory",
-    "brand",
-    "manufacturer_code",
-    "unit_price",
-    "cost_price",
-    "package_size",
-)
+# The product's text fields but its tags (a file's tags column is a list: read apart).
+_FIELDS = tuple(f for f in PRODUCT_TEXT_FIELDS if f != "tags")
 _COMPARED = (
     *(f for f in _FIELDS if f not in ("sku", "manufacturer_code")),
     "tags",
