@@ -24,9 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
-from datetime import time as clock
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import polars as pl
 from sqlalchemy import BigInteger, Connection, String, cast, func, select, type_coerce
@@ -40,7 +38,7 @@ from regulars.baskets.schemas import MineIn
 from regulars.catalog.models import Product
 from regulars.core.config import get_settings
 from regulars.core.db import READ_ONLY
-from regulars.core.timeutil import as_utc
+from regulars.core.timeutil import local_day
 from regulars.core.uow import UnitOfWork
 from regulars.sales.models import Receipt, ReceiptLine
 
@@ -59,7 +57,7 @@ _READ: Mapping[str, bool] = {READ_ONLY: True}
 
 def _day_start(day: date) -> datetime:
     """Midnight of a local day of the chain, in UTC."""
-    return as_utc(datetime.combine(day, clock()).replace(tzinfo=ZoneInfo(get_settings().timezone)))
+    return local_day(day, get_settings().timezone)[0]
 
 
 def read_baskets(
