@@ -164,7 +164,6 @@ def members_show(member_id: int, as_json: Annotated[bool, typer.Option("--json")
             member = member_queries.member_get(uow.session, member_id=member_id)
         except DomainError as exc:
             fail(exc)
-            return
         data = member_queries.member_read(uow.session, member).model_dump(mode="json")
         merges = [
             {
@@ -211,7 +210,6 @@ def members_register(
             member = member_service.member_register(uow, data=data, source="cli")
         except DomainError as exc:
             fail(exc)
-            return
         summary = member_queries.member_summary(member)
         uow.commit()
     console.print(f"registered member {summary.id} (code {summary.member_code})")
@@ -231,7 +229,6 @@ def members_merge(
             )
         except DomainError as exc:
             fail(exc)
-            return
         details = record.details
         uow.commit()
     console.print(f"merged {duplicate} into {survivor}: {details}")
@@ -258,7 +255,6 @@ def stores_add_terminal(store: str, terminal: str) -> None:
             key = catalog_service.terminal_issue_key(uow, store_code=store, terminal_code=terminal)
         except DomainError as exc:
             fail(exc)
-            return
         uow.commit()
     console.print(f"till {store}/{terminal} API key (shown once): [bold]{key.api_key}[/bold]")
 
@@ -271,7 +267,6 @@ def stores_issue_key(store: str, terminal: str) -> None:
             key = catalog_service.terminal_issue_key(uow, store_code=store, terminal_code=terminal)
         except DomainError as exc:
             fail(exc)
-            return
         uow.commit()
     console.print(f"till {store}/{terminal} API key (shown once): [bold]{key.api_key}[/bold]")
 
@@ -299,7 +294,6 @@ def members_export(
             data = member_queries.member_export_all(uow, member_id=member_id)
         except DomainError as exc:
             fail(exc)
-            return
         audit_record(uow, actor="cli", action="member_export", member_id=member_id, page="cli")
         uow.commit()
     text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
@@ -324,7 +318,6 @@ def members_erase(
             unlinked = member_service.member_erase(uow, member_id=member_id, actor="cli")
         except DomainError as exc:
             fail(exc)
-            return
         audit_record(
             uow,
             actor="cli",

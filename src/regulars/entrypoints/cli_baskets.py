@@ -114,7 +114,6 @@ def mine(
             )
         except DomainError as exc:
             fail(exc)
-            return
         except (ValidationError, ValueError) as exc:
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from exc
@@ -122,7 +121,6 @@ def mine(
             run = baskets_mine(uow, data=data, engine=engine.value, master=master, started_by="cli")
         except DomainError as exc:
             fail(exc)
-            return
     console.print(
         f"run {run.id}: {run.level}, {run.transactions} baskets, {run.itemsets} itemsets, "
         f"{run.rules} rules in {run.seconds} s ({run.engine})"
@@ -172,7 +170,6 @@ def rules(
             )
         except DomainError as exc:
             fail(exc)
-            return
         title = f"run {found.id} ({found.level}): {total} rules"
     table = Table(
         "antecedent",
@@ -218,7 +215,6 @@ def export(
             )
         except DomainError as exc:
             fail(exc)
-            return
         run_id = found.id
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(reports.rules_csv(reads), encoding="utf-8")

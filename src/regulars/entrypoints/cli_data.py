@@ -89,7 +89,6 @@ def _import(kind: Kind, path: Path) -> None:
                 )
         except DomainError as exc:
             fail(exc, code=2)
-            return
         uow.commit()
     table = Table("run", "kind", "rows", "loaded", "unchanged", "bad", title=str(path))
     table.add_row(
@@ -156,7 +155,6 @@ def demo_load(
                 )
         except DomainError as exc:
             fail(exc, code=2)
-            return
         uow.commit()
     table = Table("kind", "run", "rows", "loaded", "unchanged", "bad", "report")
     for step in summary.steps:

@@ -71,7 +71,6 @@ def jobs_run(
             run = job_run(uow, name=name, day=when, force=force)
         except DomainError as exc:
             fail(exc)
-            return
     if run is None:
         console.print(f"{name}: not due on {when} or already run (use --force)")
     else:
@@ -99,7 +98,6 @@ def points_show(member_id: int) -> None:
             summary = loyalty_queries.points_summary(uow, member_id=member_id)
         except DomainError as exc:
             fail(exc)
-            return
         lines = loyalty_queries.points_history(uow.session, member_id=member_id, limit=20)
         console.print(summary.model_dump(mode="json"))
         table = Table("time", "kind", "points", "source", "reason")
@@ -130,7 +128,6 @@ def points_adjust(
             )
         except DomainError as exc:
             fail(exc)
-            return
         audit_record(
             uow,
             actor="cli",
@@ -159,7 +156,6 @@ def points_grant(
             )
         except DomainError as exc:
             fail(exc)
-            return
         audit_record(
             uow,
             actor="cli",
@@ -257,7 +253,6 @@ def coupons_issue(
             )
         except DomainError as exc:
             fail(exc)
-            return
         except ValueError as exc:
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from exc
@@ -284,7 +279,6 @@ def coupons_exchange(member_id: int, reward: str) -> None:
             )
         except DomainError as exc:
             fail(exc)
-            return
         audit_record(
             uow,
             actor="cli",
@@ -313,7 +307,6 @@ def coupons_void(
             )
         except DomainError as exc:
             fail(exc)
-            return
         audit_record(
             uow,
             actor="cli",

@@ -37,7 +37,6 @@ def deals_import(file: Path) -> None:
             report = service.deals_import(uow, text=text, source="import")
         except DomainError as exc:
             fail(exc)
-            return
         uow.commit()
     console.print(
         f"loaded {report.loaded}, updated {report.updated}, bad rows {len(report.errors)}"
@@ -86,7 +85,6 @@ def lists_generate(
             result = lists_cycle(uow, today=when, force=force)
         except DomainError as exc:
             fail(exc)
-            return
         uow.commit()
     console.print(result)
 
@@ -133,7 +131,6 @@ def lists_print(
             person = member_get(uow.session, member_id=member)
         except DomainError as exc:
             fail(exc)
-            return
         locale = lang or str((person.extra or {}).get("locale") or get_settings().default_locale)
         row = queries.member_current_list(uow.session, member_id=member, at=utcnow())
         if row is None:

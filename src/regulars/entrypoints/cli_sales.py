@@ -107,7 +107,6 @@ def receipts_show(receipt_id: Annotated[int, typer.Argument(help="receipt id")])
             r = queries.receipt_detail(uow.session, receipt_id=receipt_id)
         except DomainError as exc:
             fail(exc)
-            return
     facts = Table(show_header=False, title=_t(_("Receipt {no}"), no=r.receipt_no))
     rows = [
         ("id", str(r.id)),
