@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from regulars.catalog.models import Manufacturer, Product, Store, Terminal
 from regulars.catalog.queries import TillKeys, hash_api_key, product_get, store_by_code
-from regulars.catalog.schemas import ProductCreate, ProductUpdate, StoreCreate, TerminalKey
+from regulars.catalog.schemas import (
+    ProductCreate,
+    ProductUpdate,
+    StoreCreate,
+    TerminalKey,
+    product_typed,
+)
 from regulars.core.errors import Conflict, NotFound
 from regulars.core.i18n import _
 from regulars.core.timeutil import utcnow
@@ -66,6 +75,44 @@ def product_update(uow: UnitOfWork, *, product_id: int, data: ProductUpdate) -> 
         product.needs_review = False
     uow.flush()
     return product
+
+
+@dataclass(frozen=True)
+class ProductEdit:
+    """A product added or changed from typed text, and what the audit trail records of it."""
+
+    product: Product
+    detail: dict[str, Any]
+
+
+def product_add(uow: UnitOfWork, *, typed: Mapping[str, str], active: bool | None) -> ProductEdit:
+    """Add a product from the text staff typed (the staff page, the CLI: ``product_typed``);
+    raises the schema's ``ValidationError`` or the service's domain errors."""
+    product = product_create(uow, data=ProductCreate.model_validate(product_typed(typed)))
+    if active is False:
+        product.active = False
+        uow.flush()
+    return ProductEdit(product, {"product_id": product.id, "sku": product.sku})
+
+
+def product_edit(
+    uow: UnitOfWork, *, product_id: int, typed: Mapping[str, str], active: bool | None
+) -> ProductEdit:
+    """Change the fields staff typed (only those; ``active`` when given); the detail says
+    which fields and whether the change completed a product to review."""
+    changes = product_typed(typed)
+    if active is not None:
+        changes["active"] = active
+    data = ProductUpdate.model_validate(changes)
+    was_to_review = product_get(uow.session, product_id=product_id).needs_review
+    product = product_update(uow, product_id=product_id, data=data)
+    detail = {
+        "product_id": product.id,
+        "sku": product.sku,
+        "fields": sorted(data.model_fields_set),
+        "reviewed": was_to_review and not product.needs_review,
+    }
+    return ProductEdit(product, detail)
 
 
 def product_placeholder(uow: UnitOfWork, *, barcode: str | None, sku: str | None) -> Product:

@@ -14,11 +14,8 @@ from regulars.catalog import queries, service
 from regulars.catalog.models import Product, Store
 from regulars.catalog.schemas import (
     PRODUCT_TEXT_FIELDS,
-    ProductCreate,
-    ProductUpdate,
     StoreCreate,
     TerminalKey,
-    product_typed,
 )
 from regulars.core.errors import DomainError, Forbidden
 from regulars.core.i18n import _
@@ -153,11 +150,7 @@ async def product_new_submit(request: Request, uow: UowDep, ctx: Csrf) -> Respon
         raise Forbidden(_("your role may not do this"))
     typed, active = await _typed(request, CREATE_FIELDS)
     try:
-        data = ProductCreate.model_validate(product_typed(typed))
-        product = service.product_create(uow, data=data)
-        if active is False:
-            product.active = False
-            uow.flush()
+        added = service.product_add(uow, typed=typed, active=active)
     except (DomainError, ValidationError) as exc:
         uow.rollback()
         return _product_page(
@@ -171,14 +164,10 @@ async def product_new_submit(request: Request, uow: UowDep, ctx: Csrf) -> Respon
             status=422,
         )
     audit_record(
-        uow,
-        actor=ctx.account,
-        action="product_create",
-        page="/products/new",
-        detail={"product_id": product.id, "sku": product.sku},
+        uow, actor=ctx.account, action="product_create", page="/products/new", detail=added.detail
     )
     uow.commit()
-    return RedirectResponse(f"/products/{product.id}?saved=1", status_code=303)
+    return RedirectResponse(f"/products/{added.product.id}?saved=1", status_code=303)
 
 
 @router.get("/products/{product_id}", response_class=HTMLResponse)
@@ -208,15 +197,10 @@ async def product_submit(request: Request, uow: UowDep, ctx: Csrf, product_id: I
     name clears the "to review" flag."""
     if not ctx.can("catalog.write"):
         raise Forbidden(_("your role may not do this"))
-    product = queries.product_get(uow.session, product_id=product_id)
+    queries.product_get(uow.session, product_id=product_id)  # 404 before reading the form
     typed, active = await _typed(request, UPDATE_FIELDS)
-    was_to_review = product.needs_review
     try:
-        changes = product_typed(typed)
-        if active is not None:
-            changes["active"] = active
-        data = ProductUpdate.model_validate(changes)
-        product = service.product_update(uow, product_id=product_id, data=data)
+        edited = service.product_edit(uow, product_id=product_id, typed=typed, active=active)
     except (DomainError, ValidationError) as exc:
         uow.rollback()
         product = queries.product_get(uow.session, product_id=product_id)
@@ -235,12 +219,7 @@ async def product_submit(request: Request, uow: UowDep, ctx: Csrf, product_id: I
         actor=ctx.account,
         action="product_update",
         page=f"/products/{product_id}",
-        detail={
-            "product_id": product_id,
-            "sku": product.sku,
-            "fields": sorted(data.model_fields_set),
-            "reviewed": was_to_review and not product.needs_review,
-        },
+        detail=edited.detail,
     )
     uow.commit()
     return RedirectResponse(f"/products/{product_id}?saved=1", status_code=303)

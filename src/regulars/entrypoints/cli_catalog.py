@@ -18,7 +18,6 @@ from rich.table import Column, Table
 
 from regulars.catalog import queries, service
 from regulars.catalog.models import Product
-from regulars.catalog.schemas import ProductCreate, ProductUpdate, product_typed
 from regulars.core.config import get_settings
 from regulars.core.errors import DomainError
 from regulars.core.i18n import _, translate
@@ -137,7 +136,6 @@ def products_show(
             product = queries.product_lookup(uow.session, key=key)
         except DomainError as exc:
             fail(exc)
-            return
         maker = queries.manufacturer_of(uow.session, product)
         _print(product, maker.code if maker else None)
 
@@ -176,19 +174,12 @@ def products_add(
     )
     with context.new_uow() as uow:
         try:
-            data = ProductCreate.model_validate(product_typed(typed))
-            product = service.product_create(uow, data=data)
+            added = service.product_add(uow, typed=typed, active=None)
         except (DomainError, ValidationError) as exc:
             fail(exc)
-            return
-        audit_record(
-            uow,
-            actor="cli",
-            action="product_create",
-            page="cli",
-            detail={"product_id": product.id, "sku": product.sku},
-        )
+        audit_record(uow, actor="cli", action="product_create", page="cli", detail=added.detail)
         uow.commit()
+        product = added.product
         console.print(_t(_("product {sku} added (id {id})"), sku=product.sku, id=product.id))
 
 
@@ -229,27 +220,11 @@ def products_set(
     )
     with context.new_uow() as uow:
         try:
-            changes = product_typed(typed)
-            if active is not None:
-                changes["active"] = active
-            data = ProductUpdate.model_validate(changes)
-            before = queries.product_get(uow.session, product_id=product_id).needs_review
-            product = service.product_update(uow, product_id=product_id, data=data)
+            edited = service.product_edit(uow, product_id=product_id, typed=typed, active=active)
         except (DomainError, ValidationError) as exc:
             fail(exc)
-            return
-        audit_record(
-            uow,
-            actor="cli",
-            action="product_update",
-            page="cli",
-            detail={
-                "product_id": product.id,
-                "sku": product.sku,
-                "fields": sorted(data.model_fields_set),
-                "reviewed": before and not product.needs_review,
-            },
-        )
+        audit_record(uow, actor="cli", action="product_update", page="cli", detail=edited.detail)
         uow.commit()
+        product = edited.product
         maker = queries.manufacturer_of(uow.session, product)
         _print(product, maker.code if maker else None)
