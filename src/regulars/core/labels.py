@@ -54,6 +54,7 @@ LABELS: dict[str, str] = {
     "members": _("members"),
     "products": _("products"),
     "receipts": _("receipts"),
+    "returns": _("returns"),
     "queued": _("queued"),
     "running": _("running"),
     "waiting": _("waiting for another import to finish a batch"),

@@ -126,6 +126,12 @@ def import_receipts(file: FileArg) -> None:
     _import("receipts", file)
 
 
+@import_app.command("returns")
+def import_returns(file: FileArg) -> None:
+    """Import returns, one row per returned line (see docs/import-formats.md)."""
+    _import("returns", file)
+
+
 @demo_app.command("load")
 def demo_load(
     if_empty: Annotated[

@@ -25,7 +25,7 @@ Importer = Annotated[StaffAccount, Depends(require("imports.run"))]
 def upload(
     request: Request, uow: UowDep, kind: str, file: UploadFile, who: Importer
 ) -> ImportResult:
-    """Import a CSV or Parquet file of members, products or receipts.
+    """Import a CSV or Parquet file of members, products, receipts or returns.
 
     Every good row loads; the answer lists the first 1000 bad rows (line, column, reason,
     in the caller's language: ``?lang=``, the language cookie or Accept-Language) and

@@ -16,8 +16,8 @@ import polars as pl
 from regulars.core.errors import InvalidInput
 from regulars.core.i18n import _
 
-Kind = Literal["members", "products", "receipts"]
-KINDS: tuple[Kind, ...] = ("members", "products", "receipts")
+Kind = Literal["members", "products", "receipts", "returns"]
+KINDS: tuple[Kind, ...] = ("members", "products", "receipts", "returns")
 LINE = "__line"
 
 MEMBER_COLUMNS = (
@@ -73,10 +73,28 @@ RECEIPT_COLUMNS = (
     "amount",
     "payment_method",
 )
+# A return, one row per returned line: its own key and time, the original receipt and the
+# number of the original line returned (as on the receipt, from 1).
+RETURN_COLUMNS = (
+    "store",
+    "terminal",
+    "receipt_no",
+    "occurred_at",
+    "cashier",
+    "original_store",
+    "original_terminal",
+    "original_receipt_no",
+    "line_no",
+    "quantity",
+    "amount",
+    "payment_method",
+    "reason",
+)
 COLUMNS: dict[Kind, tuple[str, ...]] = {
     "members": MEMBER_COLUMNS,
     "products": PRODUCT_COLUMNS,
     "receipts": RECEIPT_COLUMNS,
+    "returns": RETURN_COLUMNS,
 }
 REQUIRED: dict[Kind, tuple[str, ...]] = {
     "members": (),
@@ -90,6 +108,15 @@ REQUIRED: dict[Kind, tuple[str, ...]] = {
         "unit_price",
         "amount",
     ),
+    "returns": (
+        "store",
+        "terminal",
+        "receipt_no",
+        "occurred_at",
+        "original_receipt_no",
+        "line_no",
+        "quantity",
+    ),
 }
 # Members may carry free household attributes as ``extra_<key>`` columns (kept in ``extra``).
 EXTRA_PREFIX = "extra_"
@@ -100,7 +127,7 @@ def check_kind(kind: str) -> Kind:
     """Return ``kind`` if it is an import kind, or raise ``InvalidInput``."""
     if kind not in KINDS:
         raise InvalidInput(
-            _("unknown import kind {kind}; use members, products or receipts"),
+            _("unknown import kind {kind}; use members, products, receipts or returns"),
             field="kind",
             kind=kind,
         )

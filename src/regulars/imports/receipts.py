@@ -190,7 +190,7 @@ def _consistency(f: pl.DataFrame, outcome: Outcome) -> None:
     )
 
 
-def _places(
+def places_ensure(
     uow: UnitOfWork, good: pl.DataFrame, *, is_demo: bool
 ) -> dict[tuple[str, str], tuple[int, int]]:
     """(store, terminal) codes to ids, creating unknown stores and tills."""
@@ -340,7 +340,7 @@ def receipts_load(
     _consistency(f.filter(~pl.col(LINE).is_in(list(outcome.bad_lines))), outcome)
     good = spread_bad_receipts(f, outcome)
     bulk.import_turn(uow, bulk.waiting_report(progress, 0, good.height))
-    places = _places(uow, good, is_demo=is_demo)
+    places = places_ensure(uow, good, is_demo=is_demo)
     ids = pl.DataFrame(
         [(s, t, a, b) for (s, t), (a, b) in places.items()],
         schema={

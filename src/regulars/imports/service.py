@@ -26,6 +26,7 @@ from regulars.imports.models import ImportRun
 from regulars.imports.outcome import WAITING, Checkpoint, Outcome, Progress, write_report
 from regulars.imports.products import products_load
 from regulars.imports.receipts import receipts_load
+from regulars.imports.returns import returns_load
 
 
 def report_path(run_id: int, kind: str) -> Path:
@@ -110,6 +111,10 @@ def import_frame(
     elif kind == "products":
         products_load(
             uow, frame, outcome=outcome, is_demo=is_demo, checkpoint=checkpoint, progress=progress
+        )
+    elif kind == "returns":
+        returns_load(
+            uow, frame, outcome=outcome, source=source, checkpoint=checkpoint, progress=progress
         )
     else:
         receipts_load(

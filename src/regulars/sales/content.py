@@ -33,7 +33,15 @@ from sqlalchemy import select
 from regulars.core.uow import UnitOfWork
 from regulars.sales.models import Receipt, ReceiptLine
 
-__all__ = ["TILL", "Content", "cents", "milli", "stored_contents"]
+__all__ = [
+    "TILL",
+    "Content",
+    "ReturnContent",
+    "cents",
+    "milli",
+    "stored_contents",
+    "stored_return",
+]
 
 #: The source of receipts whose hash is the till's (``service.content_hash``); every
 #: other source (``import``, ``demo``) hashes the file's canonical line.
@@ -69,6 +77,27 @@ class Content:
 
     def __post_init__(self) -> None:
         # One instant compares equal however it was written (zone, naive UTC).
+        at = self.occurred_at
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        object.__setattr__(self, "occurred_at", at)
+
+
+@dataclass(frozen=True)
+class ReturnContent:
+    """A return as stored, reduced to what makes it the same return at the till.
+
+    The original receipt, the time, the cashier, the payments as for :class:`Content`,
+    and its lines in order as (original line id, quantity returned in thousandths,
+    refund in cents), both positive. The member is the original's, so not compared.
+    """
+
+    occurred_at: datetime
+    cashier: str | None
+    original_id: int
+    payments: tuple[tuple[str, int], ...]
+    lines: tuple[tuple[int, int, int], ...]
+
+    def __post_init__(self) -> None:
         at = self.occurred_at
         at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
         object.__setattr__(self, "occurred_at", at)
@@ -134,3 +163,31 @@ def _contents(uow: UnitOfWork, ids: list[int]) -> dict[int, Content]:
             ).where(_RECEIPT.c.id.in_(ids), _RECEIPT.c.kind == "sale")
         )
     }
+
+
+def stored_return(uow: UnitOfWork, receipt_id: int) -> ReturnContent | None:
+    """The content of the return ``receipt_id`` as stored (``None`` if it is no return)."""
+    head = uow.session.execute(
+        select(
+            _RECEIPT.c.occurred_at,
+            _RECEIPT.c.cashier,
+            _RECEIPT.c.original_receipt_id,
+            _RECEIPT.c.payments,
+        ).where(_RECEIPT.c.id == receipt_id, _RECEIPT.c.kind == "return")
+    ).first()
+    if head is None or head.original_receipt_id is None:
+        return None
+    lines = uow.session.execute(
+        select(_LINE.c.original_line_id, _LINE.c.quantity, _LINE.c.amount)
+        .where(_LINE.c.receipt_id == receipt_id)
+        .order_by(_LINE.c.line_no)
+    )
+    return ReturnContent(
+        occurred_at=head.occurred_at,
+        cashier=head.cashier,
+        original_id=int(head.original_receipt_id),
+        payments=payments_of(head.payments),
+        lines=tuple(
+            (int(row.original_line_id), -milli(row.quantity), -cents(row.amount)) for row in lines
+        ),
+    )

@@ -46,7 +46,15 @@ from regulars.members.queries import (
     member_resolve,
 )
 from regulars.offers import redeem as offers
-from regulars.sales.content import TILL, Content, cents, milli, stored_contents
+from regulars.sales.content import (
+    TILL,
+    Content,
+    ReturnContent,
+    cents,
+    milli,
+    stored_contents,
+    stored_return,
+)
 from regulars.sales.models import Receipt, ReceiptLine
 from regulars.sales.schemas import MemberRef, ReceiptAnswer, ReceiptIn, ReturnIn
 
@@ -100,17 +108,23 @@ def _replay(
     existing: Row[Any],
     digest: str,
     places: tuple[Place, Place],
-    content: Callable[[], Content | None] | None = None,
+    content: Callable[[], Content | ReturnContent | None] | None = None,
+    source: str = TILL,
 ) -> Recorded:
     """The first answer for an identical replay; 409 for the same key with other content.
 
-    A receipt that came in from a file has the import's hash (:mod:`regulars.sales.content`):
-    with ``content`` (the request's, once its member and products are known) it is
-    compared as stored instead, and the same checkout is answered as a replay.
+    A receipt that came in the other way (from a file for a till's request, from a till
+    for a file's) has the other side's hash (:mod:`regulars.sales.content`): with
+    ``content`` (the request's, once its member and products are known) it is compared
+    as stored instead, and the same checkout or return is answered as a replay.
     """
     same = existing.content_hash == digest
-    if not same and existing.source != TILL and content is not None:
-        stored = stored_contents(uow, [existing.id]).get(existing.id)
+    if not same and content is not None and (existing.source == TILL) != (source == TILL):
+        stored: Content | ReturnContent | None = (
+            stored_return(uow, existing.id)
+            if existing.kind == "return"
+            else stored_contents(uow, [existing.id]).get(existing.id)
+        )
         same = stored is not None and stored == content()
     if not same:
         raise Conflict(
@@ -1014,7 +1028,9 @@ def _store_points(
     return answer
 
 
-def _original_receipt(uow: UnitOfWork, store: Place, data: ReturnIn) -> Receipt:
+def _original_receipt(
+    uow: UnitOfWork, store: Place, data: ReturnIn, *, lock: bool = True
+) -> Receipt:
     """Find the receipt being returned against, locked against concurrent returns."""
     store_id = store.id
     if data.original_store and data.original_store != store.code:
@@ -1033,7 +1049,7 @@ def _original_receipt(uow: UnitOfWork, store: Place, data: ReturnIn) -> Receipt:
         query = query.join(Terminal, Terminal.id == Receipt.terminal_id).where(
             Terminal.code == data.original_terminal
         )
-    found = list(uow.session.scalars(query.with_for_update()))
+    found = list(uow.session.scalars(query.with_for_update() if lock else query))
     if not found:
         raise InvalidInput(
             _("original receipt {receipt_no} not found"),
@@ -1049,14 +1065,67 @@ def _original_receipt(uow: UnitOfWork, store: Place, data: ReturnIn) -> Receipt:
     return found[0]
 
 
+def _original_lines(uow: UnitOfWork, original: Receipt) -> dict[int, ReceiptLine]:
+    return {
+        line.line_no: line
+        for line in uow.session.scalars(
+            select(ReceiptLine).where(ReceiptLine.receipt_id == original.id)
+        )
+    }
+
+
+def _refund(line: ReceiptLine, quantity: Decimal, given: Decimal | None) -> Decimal:
+    """The refund of ``quantity`` of ``line``: as given, or the line's amount pro rata."""
+    if given is not None:
+        return given
+    return (line.amount * (quantity / line.quantity)).quantize(CENT, ROUND_HALF_UP)
+
+
+def _return_content(
+    uow: UnitOfWork, store: Place, data: ReturnIn
+) -> Callable[[], ReturnContent | None]:
+    """The request's :class:`ReturnContent`, for a key taken by a return that came in the
+    other way; ``None`` when its original receipt or lines are not found."""
+
+    def content() -> ReturnContent | None:
+        try:
+            original = _original_receipt(uow, store, data, lock=False)
+        except DomainError:
+            return None
+        lines = _original_lines(uow, original)
+        items: list[tuple[int, int, int]] = []
+        for item in data.lines:
+            line = lines.get(item.line_no)
+            if line is None:
+                return None
+            refund = _refund(line, item.quantity, item.amount)
+            items.append((line.id, milli(item.quantity), cents(refund)))
+        return ReturnContent(
+            occurred_at=data.occurred_at,
+            cashier=data.cashier,
+            original_id=original.id,
+            payments=tuple((p.method, cents(p.amount)) for p in data.payments),
+            lines=tuple(items),
+        )
+
+    return content
+
+
 def return_record(
     uow: UnitOfWork, *, store: Place, terminal: Place, data: ReturnIn, source: str = "till"
 ) -> Recorded:
-    """Record a return once: negative lines linked to the original lines, never more than bought."""
+    """Record a return once: negative lines linked to the original lines, never more than bought.
+
+    A return already recorded under this key is a replay when its request is the same, or,
+    when it came in the other way (a till's return found in a file, or the other way
+    round), when it is the same return as stored (:class:`ReturnContent`).
+    """
     digest = content_hash(data.model_dump(mode="json"))
+    content = _return_content(uow, store, data)
+    places = (store, terminal)
     existing = _existing(uow, store.id, terminal.id, data.receipt_no)
     if existing is not None:
-        return _replay(uow, existing, digest, (store, terminal))
+        return _replay(uow, existing, digest, places, content, source)
     original = _original_receipt(uow, store, data)
     # Looked up again now that the original is locked: a replay that waited for the lock
     # while its first send recorded the return must answer as a replay, not count that
@@ -1064,13 +1133,8 @@ def return_record(
     # once two server processes served the tills.
     existing = _existing(uow, store.id, terminal.id, data.receipt_no)
     if existing is not None:
-        return _replay(uow, existing, digest, (store, terminal))
-    lines = {
-        line.line_no: line
-        for line in uow.session.scalars(
-            select(ReceiptLine).where(ReceiptLine.receipt_id == original.id)
-        )
-    }
+        return _replay(uow, existing, digest, places, content, source)
+    lines = _original_lines(uow, original)
     returned_before = dict(
         uow.session.execute(
             select(ReceiptLine.original_line_id, func.sum(ReceiptLine.quantity))
@@ -1101,11 +1165,7 @@ def return_record(
                 returned=already,
             )
         share = item.quantity / line.quantity
-        amount = (
-            item.amount
-            if item.amount is not None
-            else (line.amount * share).quantize(CENT, ROUND_HALF_UP)
-        )
+        amount = _refund(line, item.quantity, item.amount)
         if amount > line.amount:
             raise RuleViolation(
                 _("refund {amount} exceeds the line's amount {paid}"),
@@ -1173,7 +1233,7 @@ def return_record(
                 field="receipt_no",
                 receipt_no=data.receipt_no,
             )
-        return _replay(uow, raced, digest, (store, terminal))
+        return _replay(uow, raced, digest, places, content, source)
     _insert_lines(uow, [{**row, "receipt_id": receipt_id} for row in rows])
     if member_id is not None:
         points = loyalty.return_points(
