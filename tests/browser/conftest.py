@@ -61,12 +61,15 @@ class LiveServer:
 
 
 # key: (name, mobile, card number). "zhang" is the demo-like member of the docs' screenshots.
-MEMBERS = {
+MEMBERS: dict[str, tuple[str, str | None, str]] = {
     "zhang": ("张三丰", "13912340001", "C1000001"),
     "li": ("李小龙", "13912340002", "C1000002"),
     "wang": ("王芳", "13912340003", "C1000003"),
     "consent": ("赵敏", "13912340004", "C1000004"),
     "edit": ("周芷若", "13912340005", "C1000005"),
+    # Two registrations of one person (the merge test merges the second into the first).
+    "twice": ("陈小明", "13912340006", "C1000006"),
+    "twice_card": ("陈小明", None, "C1000007"),
 }
 
 

@@ -215,6 +215,31 @@ def members_register(
     console.print(f"registered member {summary.id} (code {summary.member_code})")
 
 
+@members_app.command("duplicates")
+def members_duplicates(member_id: int) -> None:
+    """List members who may be the same person (same name, no other birthday)."""
+    with context.new_uow() as uow:
+        try:
+            found = member_queries.duplicate_candidates(uow.session, member_id=member_id)
+        except DomainError as exc:
+            fail(exc)
+        table = Table("id", "member code", "card", "mobile", "name", "birthday", "registered")
+        for m in found:
+            s = member_queries.member_summary(m)
+            table.add_row(
+                str(s.id),
+                s.member_code,
+                s.card_no or "",
+                s.mobile_masked or "",
+                s.name or "",
+                str(m.birthday or ""),
+                str(m.created_at.date()),
+            )
+    console.print(table)
+    if found:
+        console.print(f"merge one with: regulars members merge {member_id} ID")
+
+
 @members_app.command("merge")
 def members_merge(
     survivor: Annotated[int, typer.Argument(help="member id that remains")],

@@ -146,6 +146,18 @@ def merge_members(uow: UowDep, data: MergeRequest, who: Merger) -> MergeRead:
     return read
 
 
+@router.get("/{member_id}/duplicates", response_model=list[MemberSummary])
+def member_duplicates(uow: UowDep, member_id: IdPath, _who: Reader) -> list[MemberSummary]:
+    """Active members who may be the same person: the same name and no other birthday.
+
+    Staff confirm a duplicate before merging it (``POST /api/v1/members/merge``).
+    """
+    return [
+        queries.member_summary(m)
+        for m in queries.duplicate_candidates(uow.session, member_id=member_id)
+    ]
+
+
 @router.get("/{member_id}/merges", response_model=list[MergeRead])
 def member_merges(uow: UowDep, member_id: IdPath, _who: Reader) -> list[MergeRead]:
     """The merges this member took part in."""

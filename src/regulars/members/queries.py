@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from regulars.core.crypto import get_cipher
 from regulars.core.db import contains_pattern
-from regulars.core.errors import NotFound
+from regulars.core.errors import DomainError, NotFound
 from regulars.core.i18n import _
+from regulars.core.schemas import MAX_ID
 from regulars.core.uow import UnitOfWork
 from regulars.members import extensions, rules
 from regulars.members.models import ConsentEvent, Member, MemberMerge
@@ -202,6 +203,52 @@ def member_search(
         )
     query = query.order_by(Member.id.desc()).limit(limit).offset(offset)
     return list(session.scalars(query))
+
+
+def duplicate_candidates(session: Session, *, member_id: int, limit: int = 20) -> list[Member]:
+    """Active members who may be the same person as ``member_id``: the same name and no
+    other birthday (equal, or missing on either side). Staff decide; nothing is merged here.
+
+    A name alone is a weak sign (common names repeat in a chain), so a birthday that
+    differs rules a candidate out; one that is missing does not (registrations at a till
+    rarely carry it).
+    """
+    member = member_get(session, member_id=member_id)
+    if not member.name or member.status != "active":
+        return []
+    query = select(Member).where(
+        Member.name == member.name, Member.id != member.id, Member.status == "active"
+    )
+    if member.birthday is not None:
+        query = query.where((Member.birthday == member.birthday) | Member.birthday.is_(None))
+    return list(session.scalars(query.order_by(Member.id).limit(limit)))
+
+
+def member_by_reference(session: Session, *, text: str) -> Member:
+    """The one member a staff member names by mobile, card number or id (``#12`` or ``12``).
+
+    A card number is tried before an id (cards may be all digits); raises ``NotFound``
+    naming the text when nothing matches.
+    """
+    text = text.strip()
+    digits = text.replace(" ", "").replace("-", "")
+    if digits.lstrip("+").isdigit() and len(digits) >= 11:
+        try:
+            found = member_by_mobile(session, mobile_e164=rules.normalise_mobile(digits))
+        except DomainError:
+            found = None
+        if found is not None:
+            return found
+    if text:
+        by_card = member_by_card(session, card_no=text)
+        if by_card is not None:
+            return by_card
+    number = text.removeprefix("#")
+    if number.isdigit() and 0 < int(number) <= MAX_ID:
+        by_id = session.get(Member, int(number))
+        if by_id is not None:
+            return by_id
+    raise NotFound(_("no member found for {text}"), field="other", text=text)
 
 
 def consents_current(session: Session, *, member_id: int) -> list[ConsentEvent]:

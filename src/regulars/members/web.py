@@ -1,4 +1,4 @@
-"""Staff pages of the members domain: search, profile, edit, consents, export, erase."""
+"""Staff pages of the members domain: search, profile, edit, consents, merge, export, erase."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from regulars.core.errors import DomainError, InvalidInput
 from regulars.core.i18n import _
 from regulars.core.reasons import invalid_input
+from regulars.core.schemas import MAX_ID
 from regulars.core.web import IdPath, UowDep
 from regulars.members import extensions, queries, rules, service
 from regulars.members.schemas import ConsentIn, MemberCreate, MemberUpdate
@@ -251,6 +252,101 @@ def erase_submit(
         member_id=member_id,
         page=str(request.url.path),
         detail=unlinked,
+    )
+    uow.commit()
+    return RedirectResponse(f"/members/{member_id}", status_code=303)
+
+
+Merger = Annotated[PageContext, Depends(page_require("members.merge"))]
+
+
+def _merge_page(
+    request: Request,
+    uow: UowDep,
+    ctx: PageContext,
+    member_id: int,
+    *,
+    other: str,
+    error: DomainError | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    """The two members side by side (both reads audited), or the error naming the other."""
+    survivor = queries.member_get(uow.session, member_id=member_id)
+    duplicate = None
+    if other and error is None:
+        try:
+            duplicate = queries.member_by_reference(uow.session, text=other)
+            if duplicate.id == survivor.id:
+                raise InvalidInput(_("a member cannot be merged into itself"), field="other")
+        except DomainError as exc:
+            error, status, duplicate = exc, 404 if exc.status_code == 404 else 422, None
+    shown = [survivor] if duplicate is None else [survivor, duplicate]
+    for member in shown:
+        audit_record(
+            uow,
+            actor=ctx.account,
+            action="merge_preview",
+            member_id=member.id,
+            page=str(request.url.path),
+        )
+    uow.commit()
+    context = {
+        "m": queries.member_read(uow.session, survivor),
+        "d": None if duplicate is None else queries.member_read(uow.session, duplicate),
+        "other": other,
+        "candidates": [
+            queries.member_summary(c)
+            for c in queries.duplicate_candidates(uow.session, member_id=survivor.id)
+        ],
+        "error": error,
+    }
+    return page(request, ctx, "members/merge.html", context, status_code=status)
+
+
+@router.get("/members/{member_id}/merge", response_class=HTMLResponse)
+def merge_page(
+    request: Request,
+    uow: UowDep,
+    ctx: Merger,
+    member_id: IdPath,
+    other: Annotated[str, Query(max_length=40)] = "",
+) -> HTMLResponse:
+    """Find a duplicate of this member (by mobile, card or id, or among the possible
+    duplicates: same name, no other birthday) and compare the two before merging."""
+    return _merge_page(request, uow, ctx, member_id, other=other)
+
+
+@router.post("/members/{member_id}/merge", response_model=None)
+def merge_submit(
+    request: Request,
+    uow: UowDep,
+    ctx: Csrf,
+    member_id: IdPath,
+    merged_id: Annotated[int, Form(ge=1, le=MAX_ID)],
+    reason: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Merge the duplicate into this member: its receipts, points and consents move here."""
+    ctx_check(ctx, "members.merge")
+    try:
+        record = service.member_merge(
+            uow,
+            survivor_id=member_id,
+            merged_id=merged_id,
+            actor=ctx.account.username,
+            reason=reason.strip() or None,
+        )
+    except DomainError as exc:
+        uow.rollback()
+        return _merge_page(
+            request, uow, ctx, member_id, other=f"#{merged_id}", error=exc, status=exc.status_code
+        )
+    audit_record(
+        uow,
+        actor=ctx.account,
+        action="member_merge",
+        member_id=member_id,
+        page=str(request.url.path),
+        detail={"merged_id": merged_id, "moved": record.details.get("moved", {})},
     )
     uow.commit()
     return RedirectResponse(f"/members/{member_id}", status_code=303)
