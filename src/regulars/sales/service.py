@@ -56,6 +56,7 @@ from regulars.sales.content import (
     stored_return,
 )
 from regulars.sales.models import Receipt, ReceiptLine
+from regulars.sales.queries import TILL_OF_RECEIPT
 from regulars.sales.schemas import MemberRef, ReceiptAnswer, ReceiptIn, ReturnIn
 
 CENT = Decimal("0.01")
@@ -1040,16 +1041,21 @@ def _original_receipt(
                 _("store {code} not found"), field="original_store", code=data.original_store
             )
         store_id = other.id
-    query = select(Receipt).where(
-        Receipt.store_id == store_id,
-        Receipt.receipt_no == data.original_receipt_no,
-        Receipt.kind == "sale",
+    # Joined to the store's tills so that the key's index is probed once per till
+    # (store, terminal, number) rather than read through all of the store's receipts
+    # (see ``queries.TILL_OF_RECEIPT``); only the receipt is locked, never the till.
+    query = (
+        select(Receipt)
+        .join(Terminal, TILL_OF_RECEIPT)
+        .where(
+            Receipt.store_id == store_id,
+            Receipt.receipt_no == data.original_receipt_no,
+            Receipt.kind == "sale",
+        )
     )
     if data.original_terminal:
-        query = query.join(Terminal, Terminal.id == Receipt.terminal_id).where(
-            Terminal.code == data.original_terminal
-        )
-    found = list(uow.session.scalars(query.with_for_update() if lock else query))
+        query = query.where(Terminal.code == data.original_terminal)
+    found = list(uow.session.scalars(query.with_for_update(of=Receipt) if lock else query))
     if not found:
         raise InvalidInput(
             _("original receipt {receipt_no} not found"),
