@@ -293,6 +293,24 @@ def test_pages_keep_store_managers_to_their_stores(client, uow, world, sales) ->
     assert client.get(f"/receipts/{sales['O-1']}").status_code == 404
     other = client.get("/receipts", params={"receipt_no": "O-1"})
     assert "Nothing found." in other.text and "/receipts/" + str(sales["O-1"]) not in other.text
+    # The member's profile shows their receipts at the manager's stores, and says how many
+    # are elsewhere rather than link to pages the manager may not open.
+    profile = client.get(f"/members/{world.members[0].id}")
+    assert f'href="/receipts/{sales["S-1"]}"' in profile.text and ">O-1<" not in profile.text
+    assert "1 receipts at other stores are not shown." in profile.text
+    make_staff(uow, "desk", "service_desk")
+    login(client, "desk")
+    everything = client.get(f"/members/{world.members[0].id}")
+    assert f'href="/receipts/{sales["O-1"]}"' in everything.text
+    assert "at other stores" not in everything.text
+
+
+def test_api_member_receipts_keep_store_managers_to_their_stores(client, world, sales) -> None:
+    path = f"/api/v1/members/{world.members[0].id}/receipts"
+    mine = client.get(path, headers=world.staff("store_manager")).json()
+    assert "O-1" not in {r["receipt_no"] for r in mine} and len(mine) == 3
+    every = client.get(path, headers=world.staff("admin")).json()
+    assert {r["receipt_no"] for r in every} == {"S-1", "RET-1", "RET-2", "O-1"}
 
 
 def test_pages_need_the_sales_read_permission(client, uow, world) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
@@ -29,7 +30,9 @@ class InsightsExtension:
 
     key = "insights"
 
-    def panel(self, uow: UnitOfWork, *, member_id: int) -> Panel:
+    def panel(
+        self, uow: UnitOfWork, *, member_id: int, store_ids: Collection[int] | None = None
+    ) -> Panel:
         """RFM segment, pyramid tier, churn status, CLV and household signals."""
         found = queries.member_insights(uow.session, member_id=member_id)
         return Panel(

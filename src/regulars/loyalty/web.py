@@ -4,6 +4,7 @@ member's coupons), adjustments, bulk grants. Coupon pages are in
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -44,7 +45,9 @@ class PointsExtension:
 
     key = "points"
 
-    def panel(self, uow: UnitOfWork, *, member_id: int) -> Panel:
+    def panel(
+        self, uow: UnitOfWork, *, member_id: int, store_ids: Collection[int] | None = None
+    ) -> Panel:
         """Balance, pending and expiring points, tier progress, coupons, the newest lines."""
         summary = queries.points_summary(uow, member_id=member_id)
         history = queries.points_history(uow.session, member_id=member_id, limit=HISTORY)

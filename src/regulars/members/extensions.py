@@ -8,6 +8,7 @@ the registering when the app or CLI starts (``entrypoints/wiring.py``).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,8 +30,11 @@ class ProfileExtension(Protocol):
 
     key: str
 
-    def panel(self, uow: UnitOfWork, *, member_id: int) -> Panel:
-        """The profile page section."""
+    def panel(
+        self, uow: UnitOfWork, *, member_id: int, store_ids: Collection[int] | None = None
+    ) -> Panel:
+        """The profile page section, as a reader limited to ``store_ids`` may see it
+        (``None``: every store; ``staff.rules.store_scope``)."""
         ...
 
     def export(self, uow: UnitOfWork, *, member_id: int) -> Any:

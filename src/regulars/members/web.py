@@ -19,6 +19,7 @@ from regulars.core.web import IdPath, UowDep
 from regulars.members import extensions, queries, rules, service
 from regulars.members.schemas import ConsentIn, MemberCreate, MemberUpdate
 from regulars.staff.audit import audit_record
+from regulars.staff.rules import store_scope
 from regulars.staff.web import Csrf, PageContext, page, page_require
 
 router = APIRouter(include_in_schema=False)
@@ -119,7 +120,10 @@ def _profile(
     show_mobile = ctx.can("members.see_mobile")
     mobile = queries.member_mobile(member) if show_mobile else None
     email = queries.member_email(member) if show_mobile else None
-    panels = [ext.panel(uow, member_id=member.id) for ext in extensions.registered()]
+    scope = store_scope(ctx.account.role, ctx.account.store_ids)
+    panels = [
+        ext.panel(uow, member_id=member.id, store_ids=scope) for ext in extensions.registered()
+    ]
     audit_record(
         uow,
         actor=ctx.account,

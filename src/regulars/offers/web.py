@@ -3,6 +3,7 @@ results, one member's list with reasons, the funding statement; the profile pane
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -98,7 +99,9 @@ class ListsExtension:
 
     key = "lists"
 
-    def panel(self, uow: UnitOfWork, *, member_id: int) -> Panel:
+    def panel(
+        self, uow: UnitOfWork, *, member_id: int, store_ids: Collection[int] | None = None
+    ) -> Panel:
         """The member's list valid now, its items and reasons."""
         row = queries.member_current_list(uow.session, member_id=member_id, at=utcnow())
         items: list[ListItem] = []

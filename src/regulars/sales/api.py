@@ -270,9 +270,12 @@ def get_receipt(uow: UowDep, receipt_id: IdPath, who: SalesReader) -> ReceiptDet
 
 
 @staff_router.get("/members/{member_id}/receipts", response_model=list[ReceiptRead])
-def member_receipts(uow: UowDep, member_id: IdPath, _who: SalesReader) -> list[ReceiptRead]:
-    """A member's receipts, newest first (without lines)."""
+def member_receipts(uow: UowDep, member_id: IdPath, who: SalesReader) -> list[ReceiptRead]:
+    """A member's receipts, newest first (without lines); a store manager's stores' only,
+    as ``GET /api/v1/receipts`` shows them."""
     return [
         ReceiptRead.model_validate(r)
-        for r in queries.receipts_of_member(uow.session, member_id=member_id)
+        for r in queries.receipts_of_member(
+            uow.session, member_id=member_id, store_ids=store_scope(who.role, who.store_ids)
+        )
     ]

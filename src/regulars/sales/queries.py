@@ -24,18 +24,33 @@ from regulars.sales.schemas import (
 
 
 def receipts_of_member(
-    session: Session, *, member_id: int, limit: int = 50, offset: int = 0
+    session: Session,
+    *,
+    member_id: int,
+    store_ids: Collection[int] | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> list[Receipt]:
-    """A member's receipts, newest first (the profile timeline)."""
+    """A member's receipts, newest first (the profile timeline); of ``store_ids`` only
+    when given (``staff.rules.store_scope``)."""
+    query = select(Receipt).where(Receipt.member_id == member_id)
+    if store_ids is not None:
+        query = query.where(Receipt.store_id.in_(list(store_ids)))
     return list(
         session.scalars(
-            select(Receipt)
-            .where(Receipt.member_id == member_id)
-            .order_by(Receipt.occurred_at.desc(), Receipt.id.desc())
+            query.order_by(Receipt.occurred_at.desc(), Receipt.id.desc())
             .limit(limit)
             .offset(offset)
         )
     )
+
+
+def receipts_elsewhere(session: Session, *, member_id: int, store_ids: Collection[int]) -> int:
+    """How many of a member's receipts are at stores other than ``store_ids``."""
+    query = select(func.count()).where(
+        Receipt.member_id == member_id, Receipt.store_id.not_in(list(store_ids))
+    )
+    return int(session.scalar(query) or 0)
 
 
 #: How a receipt joins its till. A till belongs to one store and so does its receipt,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import select
@@ -12,7 +13,7 @@ from regulars.core.i18n import _
 from regulars.core.uow import UnitOfWork
 from regulars.members.extensions import Panel
 from regulars.sales.models import Receipt, ReceiptLine
-from regulars.sales.queries import receipts_of_member
+from regulars.sales.queries import receipts_elsewhere, receipts_of_member
 
 TIMELINE = 20
 
@@ -47,9 +48,19 @@ class ReceiptsExtension:
 
     key = "receipts"
 
-    def panel(self, uow: UnitOfWork, *, member_id: int) -> Panel:
-        """The newest receipts with their lines."""
-        receipts = receipts_of_member(uow.session, member_id=member_id, limit=TIMELINE)
+    def panel(
+        self, uow: UnitOfWork, *, member_id: int, store_ids: Collection[int] | None = None
+    ) -> Panel:
+        """The newest receipts with their lines, of ``store_ids`` only when given (a store
+        manager's: those the receipts pages show them), with how many others there are."""
+        receipts = receipts_of_member(
+            uow.session, member_id=member_id, store_ids=store_ids, limit=TIMELINE
+        )
+        elsewhere = (
+            0
+            if store_ids is None
+            else receipts_elsewhere(uow.session, member_id=member_id, store_ids=store_ids)
+        )
         stores = {
             s.id: s.code
             for s in uow.session.scalars(
@@ -65,7 +76,7 @@ class ReceiptsExtension:
             key=self.key,
             title=_("Receipts"),
             template="sales/receipts_panel.html",
-            data={"items": items, "limit": TIMELINE},
+            data={"items": items, "limit": TIMELINE, "elsewhere": elsewhere},
         )
 
     def export(self, uow: UnitOfWork, *, member_id: int) -> list[dict[str, Any]]:
