@@ -36,6 +36,7 @@ from regulars.entrypoints.wiring import wire
 from regulars.jobs.registry import scheduler_thread
 from regulars.members import queries as member_queries
 from regulars.members import service as member_service
+from regulars.members.models import Member
 from regulars.members.schemas import ConsentIn, MemberCreate
 from regulars.staff.audit import audit_record
 
@@ -135,6 +136,12 @@ def _print_member(data: dict[str, Any]) -> None:
     console.print(consents)
 
 
+def _member_cells(member: Member) -> list[str]:
+    """A member's id, code, card, masked mobile and name, as the members tables show them."""
+    s = member_queries.member_summary(member)
+    return [str(s.id), s.member_code, s.card_no or "", s.mobile_masked or "", s.name or ""]
+
+
 @members_app.command("find")
 def members_find(
     text: Annotated[str, typer.Argument(help="mobile, card number or name")], limit: int = 20
@@ -144,15 +151,7 @@ def members_find(
         found = member_queries.member_search(uow.session, text=text, limit=limit)
         table = Table("id", "member code", "card", "mobile", "name", "status")
         for m in found:
-            s = member_queries.member_summary(m)
-            table.add_row(
-                str(s.id),
-                s.member_code,
-                s.card_no or "",
-                s.mobile_masked or "",
-                s.name or "",
-                s.status,
-            )
+            table.add_row(*_member_cells(m), m.status)
     console.print(table)
 
 
@@ -225,16 +224,7 @@ def members_duplicates(member_id: int) -> None:
             fail(exc)
         table = Table("id", "member code", "card", "mobile", "name", "birthday", "registered")
         for m in found:
-            s = member_queries.member_summary(m)
-            table.add_row(
-                str(s.id),
-                s.member_code,
-                s.card_no or "",
-                s.mobile_masked or "",
-                s.name or "",
-                str(m.birthday or ""),
-                str(m.created_at.date()),
-            )
+            table.add_row(*_member_cells(m), str(m.birthday or ""), str(m.created_at.date()))
     console.print(table)
     if found:
         console.print(f"merge one with: regulars members merge {member_id} ID")

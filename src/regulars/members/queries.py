@@ -181,6 +181,17 @@ def member_for_till(
     )
 
 
+def _by_typed_mobile(session: Session, text: str) -> Member | None:
+    """The member whose mobile staff typed (spaces and dashes allowed), if it is one."""
+    digits = text.replace(" ", "").replace("-", "")
+    if not (digits.lstrip("+").isdigit() and len(digits) >= 11):
+        return None
+    try:
+        return member_by_mobile(session, mobile_e164=rules.normalise_mobile(digits))
+    except DomainError:
+        return None
+
+
 def member_search(
     session: Session, *, text: str | None = None, limit: int = 50, offset: int = 0
 ) -> list[Member]:
@@ -188,13 +199,7 @@ def member_search(
     query = select(Member).where(Member.status != "merged")
     if text:
         text = text.strip()
-        digits = text.replace(" ", "").replace("-", "")
-        by_mobile: Member | None = None
-        if digits.lstrip("+").isdigit() and len(digits) >= 11:
-            try:
-                by_mobile = member_by_mobile(session, mobile_e164=rules.normalise_mobile(digits))
-            except Exception:
-                by_mobile = None
+        by_mobile = _by_typed_mobile(session, text)
         if by_mobile is not None:
             return [by_mobile]
         pattern = contains_pattern(text.lower())
@@ -231,14 +236,9 @@ def member_by_reference(session: Session, *, text: str) -> Member:
     naming the text when nothing matches.
     """
     text = text.strip()
-    digits = text.replace(" ", "").replace("-", "")
-    if digits.lstrip("+").isdigit() and len(digits) >= 11:
-        try:
-            found = member_by_mobile(session, mobile_e164=rules.normalise_mobile(digits))
-        except DomainError:
-            found = None
-        if found is not None:
-            return found
+    by_mobile = _by_typed_mobile(session, text)
+    if by_mobile is not None:
+        return by_mobile
     if text:
         by_card = member_by_card(session, card_no=text)
         if by_card is not None:
