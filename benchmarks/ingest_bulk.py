@@ -67,7 +67,7 @@ def _prepare(url: str, folder: Path) -> tuple[Path, int]:
     tx = read_cj(TRANSACTIONS)
     products = read_cj(DATA / "products.csv")
     demographics = read_cj(DATA / "demographics.csv")
-    priced = convert.transactions_priced(tx, Outcome(), set(products["product_id"].to_list()))
+    priced = convert.transactions_priced(tx, Outcome())
     households = sorted({int(h) for h in tx["household_id"].to_list() if h.isdigit()})
     with UnitOfWork(make_session_factory(engine)) as uow:
         for kind, frame in (

@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 
 from regulars.catalog.models import Product, Store, Terminal
 from regulars.catalog.rules import normalise_barcode
-from regulars.demo import rules
+from regulars.demo import convert, rules
 from regulars.demo.service import OPENING_REASON, demo_exists, demo_load
+from regulars.imports.outcome import Outcome
 from regulars.loyalty.models import PointsLine
 from regulars.loyalty.queries import points_summary
 from regulars.members.models import Member
@@ -70,7 +71,8 @@ def test_demo_slice_loads_members_products_stores_and_baskets(uow, data_dir) -> 
     receipt_step = next(s for s in summary.steps if s.kind == "receipts")
     assert receipt_step.total == LIMIT and receipt_step.loaded + receipt_step.bad == LIMIT
     first = receipts[0]
-    basket = tx.filter(pl.col("basket_id") == first.receipt_no)
+    # Lines with nothing sold (quantity 0) are no lines of the receipt (demo.rules).
+    basket = tx.filter(pl.col("basket_id") == first.receipt_no, pl.col("quantity") != "0.0")
     assert first.line_count == basket.height
     assert first.total == sum((Decimal(v) for v in basket["sales_value"]), Decimal(0)).quantize(
         Decimal("0.01")
@@ -119,6 +121,78 @@ def test_demo_slice_loads_members_products_stores_and_baskets(uow, data_dir) -> 
 @pytest.mark.slow
 def test_whole_demo_loads(uow, data_dir) -> None:
     summary = demo_load(uow, data_dir=data_dir)
-    assert summary.households == 2379 and summary.products == 92331 and summary.lines == 75000
-    receipts = next(s for s in summary.steps if s.kind == "receipts")
-    assert receipts.loaded + receipts.bad == 75000 and receipts.loaded > 74000
+    # products.csv's 92,331 (one written 9e+05) and one sold product it does not list.
+    assert summary.households == 2379 and summary.products == 92332 and summary.lines == 75000
+    steps = {s.kind: s for s in summary.steps}
+    assert (steps["products"].loaded, steps["products"].bad) == (92332, 0)
+    # 415 lines sold nothing (quantity 0) and one has no usable basket id: the rest load.
+    assert (steps["receipts"].loaded, steps["receipts"].bad) == (74584, 416)
+    unlisted = uow.session.scalars(select(Product).where(Product.sku == "CJ1093587")).one()
+    assert unlisted.name_en == "Product 1093587" and unlisted.unit_price == Decimal("4.67")
+    assert uow.session.scalars(select(Product).where(Product.sku == "CJ900000")).one()
+
+
+def _cj_lines(rows: list[tuple[str, str, str, str]]) -> pl.DataFrame:
+    """CJ transaction lines (basket, product, quantity, sales value) of one household."""
+    frame = pl.DataFrame(
+        {
+            "household_id": ["7"] * len(rows),
+            "store_id": ["1"] * len(rows),
+            "basket_id": [r[0] for r in rows],
+            "product_id": [r[1] for r in rows],
+            "quantity": [r[2] for r in rows],
+            "sales_value": [r[3] for r in rows],
+            "retail_disc": ["0.0"] * len(rows),
+            "coupon_disc": ["0.0"] * len(rows),
+            "coupon_match_disc": ["0.0"] * len(rows),
+            "week": ["1"] * len(rows),
+            "transaction_timestamp": ["2017-01-01 10:00:00"] * len(rows),
+        }
+    )
+    return frame.with_row_index("__line", offset=2).with_columns(pl.col("__line").cast(pl.Int64))
+
+
+def test_lines_that_sell_nothing_are_reported_and_their_basket_kept() -> None:
+    outcome = Outcome()
+    priced = convert.transactions_priced(
+        _cj_lines(
+            [
+                ("100", "11", "1.0", "2.50"),  # 2
+                ("100", "12", "0.0", "0.0"),  # 3: a coupon scanned alone
+                ("200", "11", "-1.0", "2.50"),  # 4: bad
+                ("200", "13", "1.0", "1.00"),  # 5: left out with its basket
+                ("300", "9e+05", "2.0", "3.00"),  # 6: R's way of writing 900000
+            ]
+        ),
+        outcome,
+    )
+    assert priced["__line"].to_list() == [2, 6]
+    assert priced["product_id"].to_list() == ["11", "900000"]
+    reasons = {e.line: (e.column, e.reason) for e in outcome.errors}
+    assert reasons[3] == ("quantity", "nothing sold (quantity 0): not a line of the receipt")
+    assert reasons[4][0] == "quantity" and reasons[5][0] == "basket_id"
+
+
+def test_a_sold_product_products_csv_lacks_gets_a_product() -> None:
+    listed = pl.DataFrame(
+        {
+            "product_id": ["11"],
+            "manufacturer_id": ["5"],
+            "department": ["GROCERY"],
+            "brand": ["National"],
+            "product_category": ["SOUP"],
+            "product_type": ["TOMATO SOUP"],
+            "package_size": ["1 L"],
+            "__line": [2],
+        }
+    )
+    priced = convert.transactions_priced(
+        _cj_lines([("100", "11", "1.0", "2.50"), ("100", "77", "2.0", "3.00")]), Outcome()
+    )
+    products = convert.products_frame(listed, priced)
+    rows = {r["sku"]: r for r in products.iter_rows(named=True)}
+    assert set(rows) == {"CJ11", "CJ77"}
+    assert (rows["CJ77"]["name_en"], rows["CJ77"]["name_zh"]) == ("Product 77", "商品 77")
+    assert rows["CJ77"]["unit_price"] == "1.50" and rows["CJ77"]["manufacturer_code"] is None
+    assert rows["CJ77"]["__line"] == 3  # its first transaction's line
+    assert rows["CJ11"]["name_en"] == "Tomato Soup"

@@ -7,6 +7,8 @@ line are reported in the ``Outcome`` with their CJ line, never dropped silently.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import polars as pl
 
 from regulars.core.i18n import _
@@ -30,13 +32,27 @@ def _decimal(expr: pl.Expr, places: int) -> pl.Expr:
     return pl.concat_str([sign, whole, pl.lit("."), frac])
 
 
-def transactions_priced(frame: pl.DataFrame, outcome: Outcome, products: set[str]) -> pl.DataFrame:
+def plain_ids(values: pl.Series) -> pl.Series:
+    """Ids with those written in scientific notation read as the integers they stand for.
+
+    products.csv was written by R, which writes a number in scientific notation when that
+    is shorter and exact (``9e+05`` is product 900000); other text is left as it is.
+    """
+    written = values.filter(values.str.contains(r"^\d(\.\d+)?e\+\d+$")).unique().to_list()
+    plain = {w: str(int(Decimal(w))) for w in written if Decimal(w) == Decimal(w).to_integral()}
+    return values.replace(plain) if plain else values
+
+
+def transactions_priced(frame: pl.DataFrame, outcome: Outcome) -> pl.DataFrame:
     """CJ transaction lines with quantity, unit price, discount and amount derived.
 
-    See ``rules`` for the pricing rule. Lines with an unusable basket id (one is written
-    as ``4.0128e+10``, its digits lost), a quantity of 0, a product missing from
-    products.csv or an unreadable number are reported as bad rows.
+    See ``rules`` for the pricing rule and for lines that are no sale (nothing sold:
+    reported, and their basket kept). Lines with an unusable basket id, a negative
+    quantity or an unreadable number are reported as bad rows and their basket is left
+    out. A product missing from products.csv is no fault of the line (``rules``: the
+    demo adds it).
     """
+    frame = frame.with_columns(plain_ids(frame["product_id"]))
     f = frame.with_columns(
         (pl.col("quantity").cast(pl.Float64, strict=False) * 1000)
         .round(0)
@@ -66,10 +82,14 @@ def transactions_priced(frame: pl.DataFrame, outcome: Outcome, products: set[str
             ~pl.col("basket_id").fill_null("").str.contains(r"^\d{1,20}$"),
             _("not a basket id"),
         ),
-        ("product_id", ~pl.col("product_id").is_in(list(products)), _("product not found")),
+        (
+            "product_id",
+            ~pl.col("product_id").fill_null("").str.contains(r"^\d{1,12}$"),
+            _("not a product id"),
+        ),
         (
             "quantity",
-            pl.col("qty").is_null() | (pl.col("qty") <= 0),
+            pl.col("qty").is_null() | (pl.col("qty") < 0),
             _("must be above 0 and at most 100000"),
         ),
         (
@@ -88,13 +108,26 @@ def transactions_priced(frame: pl.DataFrame, outcome: Outcome, products: set[str
         outcome.add_frame(f.filter(mask.fill_null(True)), column=column, reason=say(reason))
     # As for any receipts file, a basket with a bad line is left out whole.
     bad = pl.col(LINE).is_in(list(outcome.bad_lines))
-    first_bad = f.filter(bad).group_by("basket_id").agg(pl.col(LINE).min().alias("bad_line"))
+    spread = f.filter(bad)
+    first_bad = spread.group_by("basket_id").agg(pl.col(LINE).min().alias("bad_line"))
     others = f.filter(~bad).join(first_bad, on="basket_id", how="inner")
     reason = say(_("receipt {no} has a bad line {line}"), no="{}", line="{}")
     outcome.add_frame(
         others,
         column="basket_id",
         reason=pl.format(reason, pl.col("basket_id"), pl.col("bad_line")),
+    )
+    # Nothing sold (rules: a coupon scanned alone): reported, not a fault of its basket.
+    nothing = f.filter(~pl.col(LINE).is_in(list(outcome.bad_lines)) & (pl.col("qty") == 0))
+    outcome.add_frame(
+        nothing.filter(pl.col("sales_value_c") == 0),
+        column="quantity",
+        reason=say(_("nothing sold (quantity 0): not a line of the receipt")),
+    )
+    outcome.add_frame(
+        nothing.filter(pl.col("sales_value_c") != 0),
+        column="quantity",
+        reason=say(_("must be above 0 and at most 100000")),
     )
     return f.filter(~pl.col(LINE).is_in(list(outcome.bad_lines)))
 
@@ -143,7 +176,18 @@ def members_frame(households: list[int], demographics: pl.DataFrame) -> pl.DataF
 
 
 def products_frame(products: pl.DataFrame, priced: pl.DataFrame) -> pl.DataFrame:
-    """CJ products with demo barcodes, names, and prices observed in the transactions."""
+    """CJ products with demo barcodes, names, and prices observed in the transactions;
+    a product the transactions name but products.csv lacks gets a row of its own, at the
+    line of its first transaction (``rules``)."""
+    products = products.with_columns(plain_ids(products["product_id"]))
+    missing = (
+        priced.filter(~pl.col("product_id").is_in(products["product_id"].implode()))
+        .group_by("product_id", maintain_order=True)
+        .agg(pl.col(LINE).min())
+    )
+    products = pl.concat(
+        [products, missing.with_columns(pl.lit(True).alias("unlisted"))], how="diagonal_relaxed"
+    )
     observed = priced.group_by("product_id").agg(
         pl.col("price").median().round(0).cast(pl.Int64).alias("p")
     )
@@ -155,14 +199,22 @@ def products_frame(products: pl.DataFrame, priced: pl.DataFrame) -> pl.DataFrame
         rules.barcode_for(int(p)) if p.isdigit() else None for p in f["product_id"].to_list()
     ]
     name = pl.coalesce(
-        pl.col("product_type"), pl.col("product_category"), pl.col("department")
+        pl.col("product_type"),
+        pl.col("product_category"),
+        pl.col("department"),
+        pl.lit(rules.UNLISTED_NAME_EN) + pl.col("product_id"),
     ).str.to_titlecase()
     return f.with_columns(pl.Series("barcode", barcodes, dtype=pl.String)).select(
         pl.col(LINE),
         (pl.lit(rules.SKU_PREFIX) + pl.col("product_id")).alias("sku"),
         pl.col("barcode"),
-        pl.col("department")
-        .replace_strict(rules.DEPARTMENT_ZH, default=None, return_dtype=pl.String)
+        pl.when(pl.col("unlisted").fill_null(False))
+        .then(pl.lit(rules.UNLISTED_NAME_ZH) + pl.col("product_id"))
+        .otherwise(
+            pl.col("department").replace_strict(
+                rules.DEPARTMENT_ZH, default=None, return_dtype=pl.String
+            )
+        )
         .alias("name_zh"),
         name.str.slice(0, 200).alias("name_en"),
         pl.col("department"),

@@ -17,6 +17,14 @@ the same output, so the demo store is identical on every machine.
   file have neither).
 * **Product names**: ``name_en`` from the product type, else its category, else its
   department; ``name_zh`` from a small department table.
+* **Lines with nothing sold**: 416 lines of the sample have a quantity of 0 and a sales
+  value of 0 (coupons scanned on their own, with the coupon's product): they are no line
+  of a receipt. They are reported (``nothing sold``) and the rest of their basket loads.
+* **Products products.csv lacks**: a product the transactions name that products.csv
+  does not list (one sold line in the sample, product 1093587) gets a product of its own,
+  named ``Product <id>`` / ``商品 <id>`` with no department or manufacturer, priced by the
+  rule above, so its basket is not lost. One id of products.csv is written in scientific
+  notation (``9e+05``, by R): it is read as the integer it stands for (900000).
 * **Time**: CJ timestamps are naive local times of an unnamed US chain; they are read as
   UTC.
 * **Consents**: CJ has none, so each household is given the choices a loyalty sign-up form
@@ -37,6 +45,9 @@ STORE_PREFIX = "CJ"
 SKU_PREFIX = "CJ"
 MANUFACTURER_PREFIX = "CJM"
 MEMBER_REF_PREFIX = "cj-"
+# Names of a product the transactions name but products.csv lacks (followed by its id).
+UNLISTED_NAME_EN = "Product "
+UNLISTED_NAME_ZH = "商品 "
 DEFAULT_MARGIN = 0.30
 # Gross margin by department, typical of a supermarket (fresh lower, health and beauty higher).
 MARGINS = {

@@ -181,7 +181,7 @@ def demo_load(
     products = read_cj(data_dir / "products.csv")
     demographics = read_cj(data_dir / "demographics.csv")
     lines = Outcome()
-    priced = convert.transactions_priced(tx, lines, set(products["product_id"].to_list()))
+    priced = convert.transactions_priced(tx, lines)
     lines.total = tx.height - priced.height  # the receipts loader counts the rest
     households = set(tx["household_id"].drop_nulls().to_list())
     if limit_lines is None:
@@ -190,12 +190,13 @@ def demo_load(
             households |= set(read_cj(data_dir / extra)["household_id"].to_list())
     else:
         products = products.filter(
-            pl.col("product_id").is_in(priced["product_id"].unique().to_list())
+            convert.plain_ids(products["product_id"]).is_in(priced["product_id"].implode())
         )
     ids = sorted(int(h) for h in households if h.isdigit())
     for household in ids[:1] + ids[-1:]:
         normalise_mobile(rules.mobile_for(household))  # the rule must give valid numbers
-    summary = DemoSummary(households=len(ids), products=products.height, lines=tx.height)
+    catalogue = convert.products_frame(products, priced)
+    summary = DemoSummary(households=len(ids), products=catalogue.height, lines=tx.height)
     summary.steps.append(
         _step(
             uow,
@@ -211,7 +212,7 @@ def demo_load(
         _step(
             uow,
             "products",
-            convert.products_frame(products, priced),
+            catalogue,
             "products.csv",
             Outcome(),
             checkpoint,
