@@ -151,3 +151,33 @@ def test_products_to_review_through_the_api(client, world) -> None:
     )
     assert named.status_code == 200 and named.json()["needs_review"] is False
     assert client.get("/api/v1/products?needs_review=true", headers=staff).json() == []
+
+
+def test_a_product_added_without_a_name_is_to_review(client, world, tmp_path) -> None:
+    """Staff may add a product before they know its name (a price, a barcode): the API and
+    an import list it to review, as a till's unknown barcode, until it is named."""
+    staff = world.staff()
+    made = client.post(
+        "/api/v1/products", json={"sku": "NONAME-1", "unit_price": "2.00"}, headers=staff
+    )
+    assert made.status_code == 201 and made.json()["needs_review"] is True
+    named = client.post(
+        "/api/v1/products", json={"sku": "NAMED-1", "name_zh": "燕麦奶"}, headers=staff
+    )
+    assert named.json()["needs_review"] is False
+    content = b"sku,name_en,unit_price\nNONAME-2,,3.00\nNAMED-2,Rice,9.90\n"
+    loaded = client.post(
+        "/api/v1/imports/products",
+        files={"file": ("p.csv", content, "text/csv")},
+        headers=staff,
+    )
+    assert loaded.status_code == 201 and loaded.json()["rows_loaded"] == 2
+    listed = client.get("/api/v1/products", params={"needs_review": "true"}, headers=staff)
+    assert sorted(p["sku"] for p in listed.json()) == ["NONAME-1", "NONAME-2"]
+    # A later file that names it completes it.
+    again = b"sku,name_en\nNONAME-2,Walnuts\n"
+    client.post(
+        "/api/v1/imports/products", files={"file": ("q.csv", again, "text/csv")}, headers=staff
+    )
+    listed = client.get("/api/v1/products", params={"needs_review": "true"}, headers=staff)
+    assert [p["sku"] for p in listed.json()] == ["NONAME-1"]

@@ -36,7 +36,8 @@ def manufacturer_ensure(uow: UnitOfWork, *, code: str, name: str | None = None) 
 
 
 def product_create(uow: UnitOfWork, *, data: ProductCreate, is_demo: bool = False) -> Product:
-    """Add a product; SKU and barcode must be new."""
+    """Add a product; SKU and barcode must be new. A product without a name in either
+    language is *to review* (as a till's unknown barcode is) until it is given one."""
     session = uow.session
     if session.scalars(select(Product.id).where(Product.sku == data.sku)).first() is not None:
         raise Conflict(_("SKU {sku} already exists"), field="sku", sku=data.sku)
@@ -46,7 +47,7 @@ def product_create(uow: UnitOfWork, *, data: ProductCreate, is_demo: bool = Fals
     ):
         raise Conflict(_("barcode {barcode} already exists"), field="barcode", barcode=data.barcode)
     fields = data.model_dump(exclude={"manufacturer_code"})
-    product = Product(**fields, is_demo=is_demo)
+    product = Product(**fields, is_demo=is_demo, needs_review=not (data.name_zh or data.name_en))
     if data.manufacturer_code:
         product.manufacturer_id = manufacturer_ensure(uow, code=data.manufacturer_code).id
     session.add(product)

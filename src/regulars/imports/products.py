@@ -182,7 +182,8 @@ def _store(
                     **values,
                     "is_demo": is_demo,
                     "active": True,
-                    "needs_review": False,
+                    # No name in either language: to review, as on the form and the API.
+                    "needs_review": not (values.get("name_en") or values.get("name_zh")),
                     "created_at": now,
                 }
             )
