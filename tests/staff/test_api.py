@@ -94,6 +94,7 @@ MATRIX = [
     ),
     ("GET", "/api/v1/members/{member_id}/consents/history", None, READERS),
     ("GET", "/api/v1/members/{member_id}/merges", None, READERS),
+    ("GET", "/api/v1/members/{member_id}/duplicates", None, READERS),
     (
         "POST",
         "/api/v1/members/merge",
