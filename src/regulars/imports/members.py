@@ -22,7 +22,14 @@ from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
 from regulars.imports import bulk
 from regulars.imports.formats import EXTRA_PREFIX, LINE, LIST_SEPARATOR
-from regulars.imports.outcome import Checkpoint, Outcome, Progress, report_validation, say
+from regulars.imports.outcome import (
+    Checkpoint,
+    Outcome,
+    Progress,
+    refuse_nul,
+    report_validation,
+    say,
+)
 from regulars.members import rules
 from regulars.members.models import Member
 from regulars.members.schemas import MemberCreate
@@ -67,6 +74,8 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 def _parse(outcome: Outcome, row: dict[str, Any]) -> dict[str, Any] | None:
     """Validate one row with the registration schema; return the member's values or ``None``."""
     line = int(row[LINE])
+    if refuse_nul(outcome, row):
+        return None
     given: dict[str, Any] = {k: row[k] for k in _SCHEMA_FIELDS if row.get(k) is not None}
     for name in _LISTS:
         if row.get(name) is not None:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from pydantic import ValidationError
 
 from regulars.core.config import get_settings
-from regulars.core.i18n import reader_locale, translate
+from regulars.core.i18n import _, reader_locale, translate
 from regulars.core.reasons import error_place, validation_reason
 from regulars.imports.formats import LINE
 
@@ -70,6 +71,20 @@ class Outcome:
     def sorted_errors(self) -> list[RowError]:
         """The bad rows in file order."""
         return sorted(self.errors, key=lambda e: (e.line, e.column))
+
+
+#: No database text column takes a NUL character (PostgreSQL refuses the whole statement).
+NUL = "\x00"
+
+
+def refuse_nul(outcome: Outcome, row: Mapping[str, Any]) -> bool:
+    """Report the first cell of ``row`` holding a NUL character; whether there was one."""
+    for column, value in row.items():
+        if column != LINE and isinstance(value, str) and NUL in value:
+            shown = value.replace(NUL, "\\0")
+            outcome.add(int(row[LINE]), column, say(_("contains a NUL character")), shown)
+            return True
+    return False
 
 
 def write_report(path: Path, errors: Iterable[RowError]) -> Path:

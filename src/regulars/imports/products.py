@@ -22,7 +22,14 @@ from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
 from regulars.imports import bulk
 from regulars.imports.formats import LINE, LIST_SEPARATOR
-from regulars.imports.outcome import Checkpoint, Outcome, Progress, report_validation, say
+from regulars.imports.outcome import (
+    Checkpoint,
+    Outcome,
+    Progress,
+    refuse_nul,
+    report_validation,
+    say,
+)
 
 BATCH = 5000
 # Core tables, not the ORM entities: the ORM's bulk insert splits rows by which keys are None.
@@ -44,6 +51,8 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 
 def _parse(outcome: Outcome, row: dict[str, Any]) -> tuple[ProductCreate, set[str]] | None:
     """Validate one row with the product schema; return it and the fields the row gives."""
+    if refuse_nul(outcome, row):
+        return None
     given: dict[str, Any] = {k: row[k] for k in _FIELDS if row.get(k) is not None}
     if row.get("tags") is not None:
         given["tags"] = [t.strip() for t in str(row["tags"]).split(LIST_SEPARATOR) if t.strip()]

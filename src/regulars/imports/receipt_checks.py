@@ -10,8 +10,8 @@ import polars as pl
 
 from regulars.core.i18n import _
 from regulars.imports import checks
-from regulars.imports.formats import LINE
-from regulars.imports.outcome import Outcome, say
+from regulars.imports.formats import LINE, RECEIPT_COLUMNS
+from regulars.imports.outcome import NUL, Outcome, say
 from regulars.imports.receipt_rows import KEY
 
 __all__ = ["bad", "lines_check", "spread_bad_receipts"]
@@ -170,6 +170,10 @@ def lines_check(frame: pl.DataFrame, outcome: Outcome) -> pl.DataFrame:
             & ~pl.col("payment_method").is_in(checks.PAYMENT_METHODS),
             say(_("not a payment method")),
         ),
+    ]
+    rules += [
+        (name, pl.col(name).str.contains(NUL, literal=True), say(_("contains a NUL character")))
+        for name in RECEIPT_COLUMNS
     ]
     for name, mask, reason in rules:
         bad(outcome, f, mask.fill_null(False), name, reason)

@@ -35,7 +35,7 @@ from regulars.core.reasons import error_place, validation_reason
 from regulars.core.uow import UnitOfWork
 from regulars.imports import checks
 from regulars.imports.formats import LINE
-from regulars.imports.outcome import Checkpoint, Outcome, Progress, say
+from regulars.imports.outcome import NUL, Checkpoint, Outcome, Progress, say
 from regulars.imports.receipts import places_ensure
 from regulars.sales import service as sales
 from regulars.sales.schemas import ReturnIn
@@ -168,7 +168,21 @@ def _report(
             )
 
 
+def _nul_faults(rows: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
+    """(row index, column, reason) of each row's first cell holding a NUL character."""
+    found = []
+    for index, row in enumerate(rows):
+        column = next((c for c, v in row.items() if isinstance(v, str) and NUL in v), None)
+        if column is not None:
+            found.append((index, column, say(_("contains a NUL character"))))
+    return found
+
+
 def _validated(rows: list[dict[str, Any]], outcome: Outcome) -> ReturnIn | None:
+    faults = _nul_faults(rows)
+    if faults:
+        _report(outcome, rows, faults)
+        return None
     faults = _disagreements(rows)
     payments, payment_faults = _payment(rows)
     faults += payment_faults
