@@ -215,3 +215,18 @@ def test_returns_upload_through_the_api_and_the_page(
     )
     assert shown.status_code == 200
     assert re.search(r"2 rows: 0 loaded, 1 unchanged, 1 bad", shown.text), shown.text[-2000:]
+
+
+def test_an_empty_required_cell_is_required_and_a_bad_refund_is_reported_once(
+    client: Any, uow: UnitOfWork, world: World, tmp_path: Path
+) -> None:
+    _sell(client, world, "S-5")
+    rows = [
+        _row("RET-E", None, "1", "1"),  # type: ignore[arg-type]  # 2: no original
+        _row("RET-F", "S-5", "1", "1", amount="1e400", payment_method="cash"),  # 3
+    ]
+    run, outcome = _import(uow, write_table(tmp_path / "e.csv", rows))
+    assert run.rows_bad == 2
+    errors = errors_by_line(outcome)
+    assert errors[2] == [("original_receipt_no", "Field required")]
+    assert [column for column, _reason in errors[3]] == ["amount"]

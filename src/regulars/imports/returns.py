@@ -113,25 +113,27 @@ def _payment(rows: list[dict[str, Any]]) -> tuple[list[dict[str, str]], list[tup
     return [{"method": method, "amount": str(total)}], faults
 
 
+def _given(row: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The cells of ``names`` the row fills (an empty cell is no value: "required")."""
+    return {name: row[name] for name in names if row[name] is not None}
+
+
+_HEAD = (
+    "receipt_no",
+    "occurred_at",
+    "cashier",
+    "original_store",
+    "original_terminal",
+    "original_receipt_no",
+    "reason",
+)
+
+
 def _request(rows: list[dict[str, Any]], payments: list[dict[str, str]]) -> dict[str, Any]:
-    first = rows[0]
     return {
-        "receipt_no": first["receipt_no"],
-        "occurred_at": first["occurred_at"],
-        "cashier": first["cashier"],
-        "original_store": first["original_store"],
-        "original_terminal": first["original_terminal"],
-        "original_receipt_no": first["original_receipt_no"],
-        "lines": [
-            {
-                "line_no": row["line_no"],
-                "quantity": row["quantity"],
-                **({"amount": row["amount"]} if row["amount"] is not None else {}),
-            }
-            for row in rows
-        ],
+        **_given(rows[0], _HEAD),
+        "lines": [_given(row, ("line_no", "quantity", "amount")) for row in rows],
         "payments": payments,
-        **({"reason": first["reason"]} if first["reason"] is not None else {}),
     }
 
 
@@ -190,8 +192,13 @@ def _validated(rows: list[dict[str, Any]], outcome: Outcome) -> ReturnIn | None:
     try:
         data = ReturnIn.model_validate(_request(rows, payments))
     except ValidationError as exc:
-        for err in exc.errors():
-            index, column = _place(error_place(err))
+        places = [(error_place(err), err) for err in exc.errors()]
+        # The payment is the refunds' sum: a bad refund is reported once, on its line.
+        refunds_bad = any(re.match(r"lines\[\d+\]\.amount", place) for place, _e in places)
+        for place, err in places:
+            if refunds_bad and place.startswith("payments"):
+                continue
+            index, column = _place(place)
             faults.append((index, column, validation_reason(err, locale)))
         data = None
     if faults:
