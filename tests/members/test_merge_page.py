@@ -67,6 +67,10 @@ def test_staff_merge_a_duplicate_from_the_page(client: Any, uow: UnitOfWork, wor
     login(client, "desk")
     profile = client.get(f"/members/{kept.id}")
     assert f'href="/members/{kept.id}/merge"' in profile.text
+    assert 'data-testid="duplicates"' not in profile.text  # the world's members differ
+    _register(uow, card_no="DUP00099", name=kept.name)
+    again = client.get(f"/members/{kept.id}")
+    assert "1 possible duplicates (same name, no other birthday)" in again.text
 
     missing = client.get(f"/members/{kept.id}/merge", params={"other": "NOSUCHCARD"})
     assert missing.status_code == 404 and "no member found for NOSUCHCARD" in missing.text

@@ -140,6 +140,11 @@ def _profile(
         "panels": panels,
         "history": queries.consent_history(uow.session, member_id=member.id),
         "merges": queries.merges_of(uow.session, member_id=member.id),
+        "duplicates": (
+            len(queries.duplicate_candidates(uow.session, member_id=member.id))
+            if ctx.can("members.merge")
+            else 0
+        ),
         "purposes": rules.PURPOSES,
         "channels": rules.CHANNELS,
         "genders": rules.GENDERS,
