@@ -207,3 +207,26 @@ def contains_pattern(text: str) -> str:
     """
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+#: Rows SQLite samples per index when it gathers the planner's statistics: bounded, so
+#: it takes milliseconds however large the database (the demo store: 6 ms, against 100 ms
+#: for every row), and close enough for the planner to choose between indexes.
+SQLITE_ANALYSIS_LIMIT = 400
+
+
+def planner_stats(session: OrmSession) -> None:
+    """Gather SQLite's query-planner statistics (``ANALYZE``, bounded); PostgreSQL's
+    autovacuum does this by itself, so there it does nothing.
+
+    Without statistics SQLite guesses, and guessed wrong where it matters: a receipt
+    number searched without its till scanned every receipt by time (the demo store:
+    17.9 ms) instead of probing the receipt key once per till (0.28 ms). Run after bulk
+    loads (imports, the demo) and when the server starts; the statistics are part of the
+    caller's transaction.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    connection = session.connection()
+    connection.exec_driver_sql(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_LIMIT}")
+    connection.exec_driver_sql("ANALYZE")

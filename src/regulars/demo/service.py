@@ -17,6 +17,7 @@ import polars as pl
 from sqlalchemy import exists, func, insert, or_, select
 
 from regulars.catalog.models import Product, Store, Terminal
+from regulars.core.db import planner_stats
 from regulars.core.errors import InvalidInput
 from regulars.core.i18n import _
 from regulars.core.timeutil import utcnow
@@ -238,6 +239,7 @@ def demo_load(
         )
     )
     summary.opening_points = _opening_points(uow)
+    planner_stats(uow.session)
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -17,6 +17,7 @@ from regulars.catalog import service as catalog_service
 from regulars.catalog.schemas import StoreCreate
 from regulars.core.config import get_settings
 from regulars.core.crypto import FieldCipher, load_key, reset_cipher
+from regulars.core.db import planner_stats
 from regulars.core.errors import DomainError
 from regulars.core.i18n import _, translate
 from regulars.entrypoints import context
@@ -93,6 +94,11 @@ def serve(
             " and make the slowest answers wait; use PostgreSQL to serve with more"
         )
         console.print(f"[yellow]{translate(message, settings.default_locale, workers=workers)}[/]")
+    with context.new_uow() as uow:
+        # SQLite's planner statistics, for a database loaded before this version gathered
+        # them after every import (``core.db.planner_stats``; milliseconds).
+        planner_stats(uow.session)
+        uow.commit()
     if scheduler:
         # One scheduler per server, in the supervising process however many workers serve;
         # each job claims its (job, day) row first, so a second scheduler could not repeat it.

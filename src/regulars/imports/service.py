@@ -17,6 +17,7 @@ import polars as pl
 from sqlalchemy import update
 
 from regulars.core.config import get_settings
+from regulars.core.db import planner_stats
 from regulars.core.i18n import messages_in, normalise_locale
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
@@ -159,6 +160,7 @@ def import_file(
         import_frame(
             uow, kind=kind, frame=frame, outcome=outcome, checkpoint=checkpoint, progress=progress
         )
+    planner_stats(uow.session)
     return run_finish(uow, run=run, outcome=outcome), outcome
 
 
