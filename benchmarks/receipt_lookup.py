@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import platform
+import sqlite3
 import statistics
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -27,7 +29,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import make_url
 
-from regulars.core.db import make_engine
+from regulars.core.db import SQLITE_ANALYSIS_LIMIT, make_engine
 from regulars.entrypoints.context import db_upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,6 +163,104 @@ def run(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+SQLITE_FILL = """
+WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < :receipts)
+INSERT INTO receipt (store_id, terminal_id, receipt_no, kind, occurred_at, total,
+                     discount_total, line_count, payments, content_hash, response, source,
+                     recorded_at)
+SELECT te.store_id, te.id, 'R' || n, 'sale', datetime('now', '-' || n || ' seconds'), 1, 0,
+       1, '[]', 'h' || n, '{}', 'import', datetime('now')
+FROM g JOIN terminal te ON te.id = 1 + (n % :till_count)
+"""
+
+
+def _sqlite_ms(conn: sqlite3.Connection, sql: str, params: list[dict[str, object]]) -> float:
+    times = []
+    for p in params:
+        start = time.perf_counter()
+        conn.execute(sql, p).fetchall()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def run_sqlite(args: argparse.Namespace) -> str:
+    """The same lookups on SQLite, without and with the planner's statistics
+    (``core.db.planner_stats``, which imports, the demo and ``regulars serve`` gather)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "lookup.db"
+        engine = make_engine(f"sqlite:///{path}")
+        try:
+            db_upgrade(engine)
+        finally:
+            engine.dispose()
+        conn = sqlite3.connect(path)
+        start = time.perf_counter()
+        conn.executemany(
+            "INSERT INTO store (code, name, is_demo) VALUES (?, ?, 0)",
+            [(f"S{s:04d}", f"Store {s}") for s in range(1, args.stores + 1)],
+        )
+        conn.executemany(
+            "INSERT INTO terminal (store_id, code, created_at) VALUES (?, ?, datetime('now'))",
+            [(s, f"T{t:02d}") for s in range(1, args.stores + 1) for t in range(1, args.tills + 1)],
+        )
+        conn.execute(
+            SQLITE_FILL, {"receipts": args.receipts, "till_count": args.stores * args.tills}
+        )
+        conn.commit()
+        filled = time.perf_counter() - start
+        store = conn.execute(
+            "SELECT store_id FROM receipt GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+        ).fetchone()[0]
+        step = max(1, args.receipts // args.repeat)
+        found = [f"R{n}" for n in range(1, args.receipts + 1, step)][: args.repeat]
+        missing = [f"X{n}" for n in range(args.repeat)]
+
+        def measure(label: str, joins: tuple[str, str]) -> tuple[str, float, float, float, float]:
+            # psycopg's named parameters as sqlite3's.
+            search = SEARCH.format(join=joins[0]).replace("%(no)s", ":no")
+            original = ORIGINAL.format(join=joins[1]).replace("%(no)s", ":no")
+            original = original.replace("%(store)s", ":store")
+            return (
+                label,
+                _sqlite_ms(conn, search, [{"no": n} for n in found]),
+                _sqlite_ms(conn, search, [{"no": n} for n in missing]),
+                _sqlite_ms(conn, original, [{"store": store, "no": n} for n in found]),
+                _sqlite_ms(conn, original, [{"store": store, "no": n} for n in missing]),
+            )
+
+        before_join, after_join = JOINS.values()
+        rows = [
+            measure("before: by till id, no statistics", before_join),
+            measure("by till id and store, no statistics", after_join),
+        ]
+        started = time.perf_counter()
+        conn.execute(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_LIMIT}")
+        conn.execute("ANALYZE")
+        conn.commit()
+        analysed = time.perf_counter() - started
+        rows.append(measure("after: by till id and store, with statistics", after_join))
+        conn.close()
+    lines = [
+        "",
+        "### SQLite",
+        "",
+        f"The same receipts (filled in {filled:.0f} s), SQLite {sqlite3.sqlite_version}. Without "
+        "statistics SQLite's planner guesses; `core.db.planner_stats` gathers them "
+        f"(`ANALYZE` with `analysis_limit={SQLITE_ANALYSIS_LIMIT}`: {analysed * 1000:.0f} ms "
+        "here) after every import, after the demo and when `regulars serve` starts.",
+        "",
+        "| receipt joined to its till | search, found | search, not found "
+        "| a store's original, found | not found |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for label, *ms in rows:
+        lines.append(f"| {label} | " + " | ".join(f"{m:.2f}" for m in ms) + " |")
+    ratios = [b / a if a else 0.0 for b, a in zip(rows[0][1:], rows[2][1:], strict=True)]
+    lines.append("| before ÷ after | " + " | ".join(f"{r:.0f}×" for r in ratios) + " |")
+    lines.append("")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--pg-url", default=DEFAULT_PG)
@@ -172,7 +272,7 @@ def main() -> None:
         "--output", type=Path, default=ROOT / "benchmarks" / "results" / "receipt_lookup.md"
     )
     args = parser.parse_args()
-    text = run(args)
+    text = run(args) + run_sqlite(args)
     args.output.write_text(text)
     print(text)
 
