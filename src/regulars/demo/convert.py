@@ -177,17 +177,15 @@ def members_frame(households: list[int], demographics: pl.DataFrame) -> pl.DataF
 
 def products_frame(products: pl.DataFrame, priced: pl.DataFrame) -> pl.DataFrame:
     """CJ products with demo barcodes, names, and prices observed in the transactions;
-    a product the transactions name but products.csv lacks gets a row of its own, at the
-    line of its first transaction (``rules``)."""
+    a product the transactions name but products.csv lacks gets a row of its own, without
+    a name (so it is to review), at the line of its first transaction (``rules``)."""
     products = products.with_columns(plain_ids(products["product_id"]))
     missing = (
         priced.filter(~pl.col("product_id").is_in(products["product_id"].implode()))
         .group_by("product_id", maintain_order=True)
         .agg(pl.col(LINE).min())
     )
-    products = pl.concat(
-        [products, missing.with_columns(pl.lit(True).alias("unlisted"))], how="diagonal_relaxed"
-    )
+    products = pl.concat([products, missing], how="diagonal_relaxed")
     observed = priced.group_by("product_id").agg(
         pl.col("price").median().round(0).cast(pl.Int64).alias("p")
     )
@@ -202,19 +200,13 @@ def products_frame(products: pl.DataFrame, priced: pl.DataFrame) -> pl.DataFrame
         pl.col("product_type"),
         pl.col("product_category"),
         pl.col("department"),
-        pl.lit(rules.UNLISTED_NAME_EN) + pl.col("product_id"),
     ).str.to_titlecase()
     return f.with_columns(pl.Series("barcode", barcodes, dtype=pl.String)).select(
         pl.col(LINE),
         (pl.lit(rules.SKU_PREFIX) + pl.col("product_id")).alias("sku"),
         pl.col("barcode"),
-        pl.when(pl.col("unlisted").fill_null(False))
-        .then(pl.lit(rules.UNLISTED_NAME_ZH) + pl.col("product_id"))
-        .otherwise(
-            pl.col("department").replace_strict(
-                rules.DEPARTMENT_ZH, default=None, return_dtype=pl.String
-            )
-        )
+        pl.col("department")
+        .replace_strict(rules.DEPARTMENT_ZH, default=None, return_dtype=pl.String)
         .alias("name_zh"),
         name.str.slice(0, 200).alias("name_en"),
         pl.col("department"),

@@ -22,9 +22,10 @@ the same output, so the demo store is identical on every machine.
   of a receipt. They are reported (``nothing sold``) and the rest of their basket loads.
 * **Products products.csv lacks**: a product the transactions name that products.csv
   does not list (one sold line in the sample, product 1093587) gets a product of its own,
-  named ``Product <id>`` / ``商品 <id>`` with no department or manufacturer, priced by the
-  rule above, so its basket is not lost. One id of products.csv is written in scientific
-  notation (``9e+05``, by R): it is read as the integer it stands for (900000).
+  priced by the rule above, so its basket is not lost. Nothing else is known of it: no
+  name, department or manufacturer, so it is *to review*, as a till's unknown barcode is.
+  One id of products.csv is written in scientific notation (``9e+05``, by R): it is read
+  as the integer it stands for (900000).
 * **Time**: CJ timestamps are naive local times of an unnamed US chain; they are read as
   UTC.
 * **Consents**: CJ has none, so each household is given the choices a loyalty sign-up form
@@ -45,9 +46,6 @@ STORE_PREFIX = "CJ"
 SKU_PREFIX = "CJ"
 MANUFACTURER_PREFIX = "CJM"
 MEMBER_REF_PREFIX = "cj-"
-# Names of a product the transactions name but products.csv lacks (followed by its id).
-UNLISTED_NAME_EN = "Product "
-UNLISTED_NAME_ZH = "商品 "
 DEFAULT_MARGIN = 0.30
 # Gross margin by department, typical of a supermarket (fresh lower, health and beauty higher).
 MARGINS = {
