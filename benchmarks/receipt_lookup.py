@@ -84,6 +84,23 @@ def _median_ms(cur: psycopg.Cursor[tuple[int]], sql: str, params: list[dict[str,
     return statistics.median(times)
 
 
+Row = tuple[str, float, float, float, float]
+
+
+def _table(rows: list[Row], before: Row, after: Row) -> list[str]:
+    """The markdown table of the lookups' medians, with before ÷ after."""
+    lines = [
+        "| receipt joined to its till | search, found | search, not found "
+        "| a store's original, found | not found |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for label, *ms in rows:
+        lines.append(f"| {label} | " + " | ".join(f"{m:.2f}" for m in ms) + " |")
+    ratios = [b / a if a else 0.0 for b, a in zip(before[1:], after[1:], strict=True)]
+    lines.append("| before ÷ after | " + " | ".join(f"{r:.0f}×" for r in ratios) + " |")
+    return lines
+
+
 def run(args: argparse.Namespace) -> str:
     base = make_url(args.pg_url)
     name = f"regulars_bench_lookup_{uuid.uuid4().hex[:8]}"
@@ -116,7 +133,7 @@ def run(args: argparse.Namespace) -> str:
             step = max(1, args.receipts // args.repeat)
             found = [f"R{n}" for n in range(1, args.receipts + 1, step)][: args.repeat]
             missing = [f"X{n}" for n in range(args.repeat)]
-            rows: list[tuple[str, float, float, float, float]] = []
+            rows: list[Row] = []
             with conn.cursor() as cur:
                 for label, (search_join, original_join) in JOINS.items():
                     search = SEARCH.format(join=search_join)
@@ -143,14 +160,8 @@ def run(args: argparse.Namespace) -> str:
         f"`.venv/bin/python benchmarks/receipt_lookup.py --receipts {args.receipts} "
         f"--stores {args.stores} --tills {args.tills}`.",
         "",
-        "| receipt joined to its till | search, found | search, not found "
-        "| a store's original, found | not found |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        *_table(rows, before, after),
     ]
-    for label, *ms in rows:
-        lines.append(f"| {label} | " + " | ".join(f"{m:.2f}" for m in ms) + " |")
-    ratios = [b / a if a else 0.0 for b, a in zip(before[1:], after[1:], strict=True)]
-    lines.append("| before ÷ after | " + " | ".join(f"{r:.0f}×" for r in ratios) + " |")
     lines += [
         "",
         "*Search*: the service desk's search by number across every store "
@@ -215,7 +226,7 @@ def run_sqlite(args: argparse.Namespace) -> str:
         found = [f"R{n}" for n in range(1, args.receipts + 1, step)][: args.repeat]
         missing = [f"X{n}" for n in range(args.repeat)]
 
-        def measure(label: str, joins: tuple[str, str]) -> tuple[str, float, float, float, float]:
+        def measure(label: str, joins: tuple[str, str]) -> Row:
             # psycopg's named parameters as sqlite3's.
             search = SEARCH.format(join=joins[0]).replace("%(no)s", ":no")
             original = ORIGINAL.format(join=joins[1]).replace("%(no)s", ":no")
@@ -249,15 +260,9 @@ def run_sqlite(args: argparse.Namespace) -> str:
         f"(`ANALYZE` with `analysis_limit={SQLITE_ANALYSIS_LIMIT}`: {analysed * 1000:.0f} ms "
         "here) after every import, after the demo and when `regulars serve` starts.",
         "",
-        "| receipt joined to its till | search, found | search, not found "
-        "| a store's original, found | not found |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        *_table(rows, rows[0], rows[2]),
+        "",
     ]
-    for label, *ms in rows:
-        lines.append(f"| {label} | " + " | ".join(f"{m:.2f}" for m in ms) + " |")
-    ratios = [b / a if a else 0.0 for b, a in zip(rows[0][1:], rows[2][1:], strict=True)]
-    lines.append("| before ÷ after | " + " | ".join(f"{r:.0f}×" for r in ratios) + " |")
-    lines.append("")
     return "\n".join(lines)
 
 

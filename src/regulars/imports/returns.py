@@ -117,15 +117,8 @@ def _given(row: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     return {name: row[name] for name in names if row[name] is not None}
 
 
-_HEAD = (
-    "receipt_no",
-    "occurred_at",
-    "cashier",
-    "original_store",
-    "original_terminal",
-    "original_receipt_no",
-    "reason",
-)
+# The return's own fields, read from its first row (the lines and payment are built apart).
+_HEAD = tuple(name for name in ReturnIn.model_fields if name not in ("lines", "payments"))
 
 
 def _request(rows: list[dict[str, Any]], payments: list[dict[str, str]]) -> dict[str, Any]:
