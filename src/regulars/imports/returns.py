@@ -114,7 +114,7 @@ def _payment(rows: list[dict[str, Any]]) -> tuple[list[dict[str, str]], list[tup
 
 def _given(row: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     """The cells of ``names`` the row fills (an empty cell is no value: "required")."""
-    return {name: row[name] for name in names if row[name] is not None}
+    return {name: row[name] for name in names if row.get(name) is not None}
 
 
 # The return's own fields, read from its first row (the lines and payment are built apart).
