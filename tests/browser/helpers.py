@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The docs' pictures come from the SQLite pass; the PostgreSQL pass, which ./scripts/test
+# runs at the same time, takes its screenshots into a folder of its own, so the two never
+# write one file at once.
+SCREENSHOTS = (
+    Path(tempfile.gettempdir()) / f"regulars-screenshots-{os.getpid()}"
+    if os.environ.get("REGULARS_TEST_DATABASE_URL")
+    else Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+)
 VIEWPORT = {"width": 1280, "height": 900}
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -43,7 +52,8 @@ def staff_login(page: Page, username: str, password: str = PASSWORD, *, next: st
 
 
 def screenshot(page: Page, name: str) -> Path:
-    """Save a full-page PNG under docs/screenshots (overwritten on every run)."""
+    """Save a full-page PNG under docs/screenshots (overwritten on every run of the SQLite
+    pass; see :data:`SCREENSHOTS`)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / name
     page.screenshot(path=str(path), full_page=True)
