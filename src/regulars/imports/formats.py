@@ -13,6 +13,7 @@ from typing import Literal
 
 import polars as pl
 
+from regulars.catalog.schemas import PRODUCT_TEXT_FIELDS
 from regulars.core.errors import InvalidInput
 from regulars.core.i18n import _
 
@@ -40,22 +41,8 @@ MEMBER_COLUMNS = (
     "age_band",
     "income_band",
 )
-PRODUCT_COLUMNS = (
-    "sku",
-    "barcode",
-    "name_zh",
-    "name_en",
-    "department",
-    "category",
-    "subcategory",
-    "brand",
-    "manufacturer_code",
-    "manufacturer_name",
-    "unit_price",
-    "cost_price",
-    "package_size",
-    "tags",
-)
+# What staff type for a product, and the name of a manufacturer the file may add.
+PRODUCT_COLUMNS = (*PRODUCT_TEXT_FIELDS, "manufacturer_name")
 RECEIPT_COLUMNS = (
     "store",
     "terminal",
