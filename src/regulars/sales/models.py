@@ -35,7 +35,9 @@ class Receipt(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("store.id"))
-    terminal_id: Mapped[int] = mapped_column(ForeignKey("terminal.id"), index=True)
+    # Not indexed alone: every look-up by till names the store too, and the unique key
+    # answers it (migration a7c41e9d3b20).
+    terminal_id: Mapped[int] = mapped_column(ForeignKey("terminal.id"))
     receipt_no: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(10), default="sale")
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
@@ -71,7 +73,8 @@ class ReceiptLine(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     receipt_id: Mapped[int] = mapped_column(ForeignKey("receipt.id", ondelete="CASCADE"))
     line_no: Mapped[int]
-    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"), index=True)
+    # Not indexed alone: lines are read by receipt or in time windows from ``receipt``.
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))
     quantity: Mapped[Decimal] = mapped_column(Quantity)
     unit_price: Mapped[Decimal] = mapped_column(Money)
     discount: Mapped[Decimal] = mapped_column(Money)
