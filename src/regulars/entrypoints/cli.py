@@ -28,6 +28,7 @@ from regulars.entrypoints.cli_data import demo_app, import_app
 from regulars.entrypoints.cli_errors import fail
 from regulars.entrypoints.cli_jobs import jobs_app, points_app
 from regulars.entrypoints.cli_lists import lists_app
+from regulars.entrypoints.cli_members import attach_member_commands
 from regulars.entrypoints.cli_offers import attach_list_commands, deals_app
 from regulars.entrypoints.cli_outbox import outbox_app
 from regulars.entrypoints.cli_sales import receipts_app
@@ -47,10 +48,13 @@ app = typer.Typer(
     help="Regulars: the supermarket CRM.", no_args_is_help=True, pretty_exceptions_enable=False
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-members_app = typer.Typer(help="Members: find, show, register, merge.", no_args_is_help=True)
+members_app = typer.Typer(
+    help="Members: find, show, register, update, consents, merge.", no_args_is_help=True
+)
 stores_app = typer.Typer(help="Stores, tills and till API keys.", no_args_is_help=True)
 keys_app = typer.Typer(help="The key that encrypts personal data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+attach_member_commands(members_app)
 app.add_typer(members_app, name="members")
 app.add_typer(products_app, name="products")
 app.add_typer(stores_app, name="stores")
@@ -163,7 +167,7 @@ def members_find(
 
 @members_app.command("show")
 def members_show(member_id: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Show one member's profile, consents and merges."""
+    """Show one member's profile, consents and merges (the read is audited)."""
     with context.new_uow() as uow:
         try:
             member = member_queries.member_get(uow.session, member_id=member_id)
@@ -180,6 +184,16 @@ def members_show(member_id: int, as_json: Annotated[bool, typer.Option("--json")
             }
             for m in member_queries.merges_of(uow.session, member_id=member_id)
         ]
+        # As on the profile page and the API, every read of a profile is audited.
+        audit_record(
+            uow,
+            actor="cli",
+            action="profile_view",
+            member_id=member_id,
+            page="cli",
+            detail={"mobile_shown": False},
+        )
+        uow.commit()
     if as_json:
         console.print_json(json.dumps({**data, "merges": merges}))
         return

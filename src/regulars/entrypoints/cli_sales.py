@@ -22,6 +22,7 @@ from regulars.core.timeutil import local_day
 from regulars.entrypoints import context
 from regulars.entrypoints.cli_errors import fail
 from regulars.sales import queries
+from regulars.staff.audit import audit_record
 
 console = Console()
 err = Console(stderr=True)
@@ -46,18 +47,21 @@ def receipts_find(
     number: Annotated[str | None, typer.Argument(help="the exact receipt number")] = None,
     store: Annotated[str | None, typer.Option(help="store code")] = None,
     terminal: Annotated[str | None, typer.Option(help="terminal code")] = None,
+    member: Annotated[int | None, typer.Option(help="member id", min=1)] = None,
     day: Annotated[
         datetime | None,
         typer.Option(formats=["%Y-%m-%d"], help="a day in the chain's time zone (YYYY-MM-DD)"),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
 ) -> None:
-    """Receipts with this number, at a store and terminal, on a day (any of them, at
-    least one), newest first."""
-    if not (number or store or terminal or day):
+    """Receipts with this number, at a store and terminal, of a member, on a day (any
+    of them, at least one), newest first. A member's receipts are a read of their
+    profile, so that search is audited."""
+    if not (number or store or terminal or member or day):
         fail(
             InvalidInput(
-                _("give a receipt number, a store, a terminal or a day"), field="receipt_no"
+                _("give a receipt number, a store, a terminal, a member or a day"),
+                field="receipt_no",
             )
         )
     since, until = local_day(day.date(), get_settings().timezone) if day else (None, None)
@@ -67,10 +71,21 @@ def receipts_find(
             receipt_no=number,
             store_code=store,
             terminal_code=terminal,
+            member_id=member,
             since=since,
             until=until,
             limit=limit,
         )
+        if member is not None:
+            audit_record(
+                uow,
+                actor="cli",
+                action="receipts_view",
+                member_id=member,
+                page="cli",
+                detail={"receipts": len(found)},
+            )
+            uow.commit()
     table = Table(
         "id",
         _col(_t(_("Time"))),

@@ -28,7 +28,8 @@ from regulars.staff.web import Csrf, PageContext, page, page_require
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["outbox"])
-Reader = Annotated[PageContext, Depends(page_require("staff.manage"))]
+# Admins only, as the API (``staff.manage``).
+AdminPage = Annotated[PageContext, Depends(page_require("staff.manage"))]
 Admin = Annotated[StaffAccount, Depends(require("staff.manage"))]
 Status = Literal["pending", "sending", "sent", "failed"]
 Channel = Literal["sms", "email"]
@@ -86,7 +87,7 @@ def _totals(counts: dict[tuple[str, str], int]) -> dict[str, dict[str, int]]:
 def outbox_page(
     request: Request,
     uow: UowDep,
-    ctx: Reader,
+    ctx: AdminPage,
     status: Annotated[str, Query(pattern="^(|pending|sending|sent|failed)$")] = "",
     channel: Annotated[str, Query(pattern="^(|sms|email)$")] = "",
     sent: Annotated[str, Query(max_length=40)] = "",

@@ -122,13 +122,20 @@ def set_consent(uow: UowDep, member_id: IdPath, data: ConsentIn, _who: Writer) -
 
 
 @router.get("/{member_id}/consents/history", response_model=list[ConsentRead])
-def consent_history(uow: UowDep, member_id: IdPath, _who: Reader) -> list[ConsentRead]:
-    """Every grant and withdrawal, oldest first."""
+def consent_history(
+    request: Request, uow: UowDep, member_id: IdPath, who: Reader
+) -> list[ConsentRead]:
+    """Every grant and withdrawal, oldest first (the read is written to the audit trail)."""
     queries.member_get(uow.session, member_id=member_id)
-    return [
+    history = [
         ConsentRead.model_validate(c)
         for c in queries.consent_history(uow.session, member_id=member_id)
     ]
+    audit_record(
+        uow, actor=who, action="consent_history", member_id=member_id, page=str(request.url.path)
+    )
+    uow.commit()
+    return history
 
 
 @router.post("/merge", response_model=MergeRead, status_code=201)

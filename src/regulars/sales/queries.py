@@ -67,6 +67,7 @@ def receipt_find(
     receipt_no: str | None = None,
     store_code: str | None = None,
     terminal_code: str | None = None,
+    member_id: int | None = None,
     store_ids: Collection[int] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -74,9 +75,9 @@ def receipt_find(
     offset: int = 0,
 ) -> list[ReceiptFound]:
     """Receipts (sales and returns) with this exact number and/or at this store and
-    terminal, at or after ``since`` and before ``until``, newest first (``limit`` from
-    ``offset``), with their store and terminal codes; ``store_ids`` keeps those stores'
-    receipts only (``None``: every store)."""
+    terminal and/or of this member, at or after ``since`` and before ``until``, newest
+    first (``limit`` from ``offset``), with their store and terminal codes; ``store_ids``
+    keeps those stores' receipts only (``None``: every store)."""
     query = (
         select(Receipt, Store.code, Terminal.code)
         .join(Store, Store.id == Receipt.store_id)
@@ -91,6 +92,8 @@ def receipt_find(
         query = query.where(Store.code == store_code)
     if terminal_code is not None:
         query = query.where(Terminal.code == terminal_code)
+    if member_id is not None:
+        query = query.where(Receipt.member_id == member_id)
     if store_ids is not None:
         query = query.where(Receipt.store_id.in_(list(store_ids)))
     if since is not None:
