@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 from typer.testing import CliRunner
 
 from regulars.catalog import service as catalog_service
@@ -19,6 +19,7 @@ from regulars.entrypoints.cli import app as cli_app
 from regulars.sales import pages, queries
 from regulars.sales import service as sales_service
 from regulars.sales.schemas import ReceiptIn, ReceiptRead, ReturnIn
+from regulars.staff.models import AuditEvent
 from tests.factories.web import login, make_staff
 from tests.factories.world import World, build_world, receipt_payload
 
@@ -305,12 +306,18 @@ def test_pages_keep_store_managers_to_their_stores(client, uow, world, sales) ->
     assert "at other stores" not in everything.text
 
 
-def test_api_member_receipts_keep_store_managers_to_their_stores(client, world, sales) -> None:
-    path = f"/api/v1/members/{world.members[0].id}/receipts"
+def test_api_member_receipts_keep_store_managers_to_their_stores(client, uow, world, sales) -> None:
+    member = world.members[0].id
+    path = f"/api/v1/members/{member}/receipts"
     mine = client.get(path, headers=world.staff("store_manager")).json()
     assert "O-1" not in {r["receipt_no"] for r in mine} and len(mine) == 3
     every = client.get(path, headers=world.staff("admin")).json()
     assert {r["receipt_no"] for r in every} == {"S-1", "RET-1", "RET-2", "O-1"}
+    # A member's history is a read of their profile: each one is audited.
+    reads = uow.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "receipts_view").order_by(AuditEvent.id)
+    ).all()
+    assert [(e.member_id, e.detail["receipts"]) for e in reads] == [(member, 3), (member, 4)]
 
 
 def test_pages_need_the_sales_read_permission(client, uow, world) -> None:

@@ -38,6 +38,7 @@ from regulars.sales.schemas import (
 )
 from regulars.sales.service import Recorded
 from regulars.staff.api import require
+from regulars.staff.audit import audit_record
 from regulars.staff.models import StaffAccount
 from regulars.staff.rules import store_scope
 
@@ -270,12 +271,24 @@ def get_receipt(uow: UowDep, receipt_id: IdPath, who: SalesReader) -> ReceiptDet
 
 
 @staff_router.get("/members/{member_id}/receipts", response_model=list[ReceiptRead])
-def member_receipts(uow: UowDep, member_id: IdPath, who: SalesReader) -> list[ReceiptRead]:
+def member_receipts(
+    request: Request, uow: UowDep, member_id: IdPath, who: SalesReader
+) -> list[ReceiptRead]:
     """A member's receipts, newest first (without lines); a store manager's stores' only,
-    as ``GET /api/v1/receipts`` shows them."""
-    return [
+    as ``GET /api/v1/receipts`` shows them. A read of the member's history, so audited."""
+    found = [
         ReceiptRead.model_validate(r)
         for r in queries.receipts_of_member(
             uow.session, member_id=member_id, store_ids=store_scope(who.role, who.store_ids)
         )
     ]
+    audit_record(
+        uow,
+        actor=who,
+        action="receipts_view",
+        member_id=member_id,
+        page=str(request.url.path),
+        detail={"receipts": len(found)},
+    )
+    uow.commit()
+    return found
