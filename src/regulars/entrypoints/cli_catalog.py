@@ -9,7 +9,7 @@ messages in the configured language (``REGULARS_DEFAULT_LOCALE``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -20,9 +20,10 @@ from regulars.catalog import queries, service
 from regulars.catalog.models import Product
 from regulars.core.config import get_settings
 from regulars.core.errors import DomainError
-from regulars.core.i18n import _, translate
+from regulars.core.i18n import _
 from regulars.entrypoints import context
 from regulars.entrypoints.cli_errors import fail
+from regulars.entrypoints.cli_text import say
 from regulars.staff.audit import audit_record
 
 console = Console()
@@ -43,11 +44,6 @@ Price = Annotated[str | None, typer.Option(help="unit price, e.g. 12.90")]
 Cost = Annotated[str | None, typer.Option(help="cost price, e.g. 8.10")]
 PackageSize = Annotated[str | None, typer.Option("--package-size")]
 Tags = Annotated[str | None, typer.Option(help="comma-separated, e.g. fresh,baby")]
-
-
-def _t(message: str, **params: Any) -> str:
-    """A catalogue message in the configured language."""
-    return translate(message, get_settings().default_locale, **params)
 
 
 def _typed(**options: str | None) -> dict[str, str]:
@@ -80,11 +76,11 @@ def products_find(
         table = Table(
             Column("id", no_wrap=True),
             Column("SKU", no_wrap=True),
-            Column(_t(_("Barcode")), no_wrap=True),
-            Column(_t(_("Product name")), overflow="fold"),
-            Column(_t(_("Category")), overflow="fold"),
-            Column(_t(_("Price")), overflow="fold"),
-            Column(_t(_("to review")), overflow="fold"),
+            Column(say(_("Barcode")), no_wrap=True),
+            Column(say(_("Product name")), overflow="fold"),
+            Column(say(_("Category")), overflow="fold"),
+            Column(say(_("Price")), overflow="fold"),
+            Column(say(_("to review")), overflow="fold"),
         )
         for p in found:
             table.add_row(
@@ -94,11 +90,11 @@ def products_find(
                 _name(p),
                 " › ".join(x for x in (p.department, p.category, p.subcategory) if x),
                 _money(p.unit_price),
-                _t(_("yes")) if p.needs_review else "",
+                say(_("yes")) if p.needs_review else "",
             )
     console.print(table)
     if not found:
-        console.print(_t(_("Nothing found.")))
+        console.print(say(_("Nothing found.")))
 
 
 def _print(product: Product, manufacturer: str | None) -> None:
@@ -106,20 +102,20 @@ def _print(product: Product, manufacturer: str | None) -> None:
     rows = [
         ("id", str(product.id)),
         ("SKU", product.sku),
-        (_t(_("Barcode")), product.barcode or ""),
-        (_t(_("Name (Chinese)")), product.name_zh or ""),
-        (_t(_("Name (English)")), product.name_en or ""),
-        (_t(_("Department")), product.department or ""),
-        (_t(_("Category")), product.category or ""),
-        (_t(_("Subcategory")), product.subcategory or ""),
-        (_t(_("Brand")), product.brand or ""),
-        (_t(_("Manufacturer code")), manufacturer or ""),
-        (_t(_("Unit price")), _money(product.unit_price)),
-        (_t(_("Cost price")), _money(product.cost_price)),
-        (_t(_("Package size")), product.package_size or ""),
-        (_t(_("Tags")), ", ".join(product.tags or [])),
-        (_t(_("active")), _t(_("yes")) if product.active else _t(_("no"))),
-        (_t(_("to review")), _t(_("yes")) if product.needs_review else _t(_("no"))),
+        (say(_("Barcode")), product.barcode or ""),
+        (say(_("Name (Chinese)")), product.name_zh or ""),
+        (say(_("Name (English)")), product.name_en or ""),
+        (say(_("Department")), product.department or ""),
+        (say(_("Category")), product.category or ""),
+        (say(_("Subcategory")), product.subcategory or ""),
+        (say(_("Brand")), product.brand or ""),
+        (say(_("Manufacturer code")), manufacturer or ""),
+        (say(_("Unit price")), _money(product.unit_price)),
+        (say(_("Cost price")), _money(product.cost_price)),
+        (say(_("Package size")), product.package_size or ""),
+        (say(_("Tags")), ", ".join(product.tags or [])),
+        (say(_("active")), say(_("yes")) if product.active else say(_("no"))),
+        (say(_("to review")), say(_("yes")) if product.needs_review else say(_("no"))),
     ]
     for name, value in rows:
         facts.add_row(name, value)
@@ -180,7 +176,7 @@ def products_add(
         audit_record(uow, actor="cli", action="product_create", page="cli", detail=added.detail)
         uow.commit()
         product = added.product
-        console.print(_t(_("product {sku} added (id {id})"), sku=product.sku, id=product.id))
+        console.print(say(_("product {sku} added (id {id})"), sku=product.sku, id=product.id))
 
 
 @products_app.command("set")

@@ -15,13 +15,13 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from regulars.core.config import get_settings
 from regulars.core.errors import DomainError, InvalidInput
-from regulars.core.i18n import _, translate
+from regulars.core.i18n import _
 from regulars.core.labels import label
 from regulars.core.templating import local_time
 from regulars.entrypoints import context
 from regulars.entrypoints.cli_errors import fail
+from regulars.entrypoints.cli_text import say
 from regulars.members import queries, service
 from regulars.members.schemas import ConsentIn, MemberUpdate
 from regulars.staff.audit import audit_record
@@ -32,11 +32,6 @@ console = Console()
 _LIST_FIELDS = frozenset(
     name for name, field in MemberUpdate.model_fields.items() if "list[" in str(field.annotation)
 )
-
-
-def _t(message: str, **params: Any) -> str:
-    """A catalogue message in the configured language."""
-    return translate(message, get_settings().default_locale, **params)
 
 
 def _changes(pairs: list[str]) -> dict[str, Any]:
@@ -98,7 +93,7 @@ def members_update(
         )
         uow.commit()
     console.print(
-        _t(
+        say(
             _("member {id} changed: {fields}"),
             id=member_id,
             fields=", ".join(sorted(data.model_fields_set)),
@@ -143,7 +138,9 @@ def members_consent(
         if granted
         else _("member {id} withdrew consent to {purpose} by {channel}")
     )
-    console.print(_t(message, id=member_id, purpose=_t(label(purpose)), channel=_t(label(channel))))
+    console.print(
+        say(message, id=member_id, purpose=say(label(purpose)), channel=say(label(channel)))
+    )
 
 
 def members_consents(member_id: Annotated[int, typer.Argument(help="member id", min=1)]) -> None:
@@ -155,19 +152,19 @@ def members_consents(member_id: Annotated[int, typer.Argument(help="member id", 
             fail(exc)
         events = queries.consent_history(uow.session, member_id=member_id)
         table = Table(
-            _t(_("Time")),
-            _t(_("Purpose")),
-            _t(_("Channel")),
-            _t(_("Consent")),
-            _t(_("Source")),
-            _t(_("Note")),
+            say(_("Time")),
+            say(_("Purpose")),
+            say(_("Channel")),
+            say(_("Consent")),
+            say(_("Source")),
+            say(_("Note")),
         )
         for e in events:
             table.add_row(
                 local_time(e.at),
-                _t(label(e.purpose)),
-                _t(label(e.channel)),
-                _t(_("granted")) if e.granted else _t(_("withdrawn")),
+                say(label(e.purpose)),
+                say(label(e.channel)),
+                say(_("granted")) if e.granted else say(_("withdrawn")),
                 e.source,
                 e.note or "",
             )

@@ -7,20 +7,21 @@ Headings and labels are catalogue messages, printed in the configured language
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Column, Table
+from rich.table import Table
 
 from regulars.core.config import get_settings
 from regulars.core.errors import DomainError, InvalidInput
-from regulars.core.i18n import _, translate
+from regulars.core.i18n import _
 from regulars.core.labels import label
 from regulars.core.templating import local_time
 from regulars.core.timeutil import local_day
 from regulars.entrypoints import context
 from regulars.entrypoints.cli_errors import fail
+from regulars.entrypoints.cli_text import fold, say
 from regulars.sales import queries
 from regulars.staff.audit import audit_record
 
@@ -30,16 +31,6 @@ receipts_app = typer.Typer(
     help="Receipts: find one by number, show it with its lines and returns.",
     no_args_is_help=True,
 )
-
-
-def _t(message: str, **params: Any) -> str:
-    """A catalogue message in the configured language."""
-    return translate(message, get_settings().default_locale, **params)
-
-
-def _col(heading: str) -> Column:
-    """A column that folds a long value onto more lines on a narrow terminal, never cuts it."""
-    return Column(heading, overflow="fold")
 
 
 @receipts_app.command("find")
@@ -88,14 +79,14 @@ def receipts_find(
             uow.commit()
     table = Table(
         "id",
-        _col(_t(_("Time"))),
-        _col(_t(_("Store"))),
-        _col(_t(_("Terminal"))),
-        _col(_t(_("Receipt number"))),
-        _col(_t(_("Kind"))),
-        _col(_t(_("Items"))),
-        _col(_t(_("Total"))),
-        _col(_t(_("Source"))),
+        fold(say(_("Time"))),
+        fold(say(_("Store"))),
+        fold(say(_("Terminal"))),
+        fold(say(_("Receipt number"))),
+        fold(say(_("Kind"))),
+        fold(say(_("Items"))),
+        fold(say(_("Total"))),
+        fold(say(_("Source"))),
     )
     for r in found:
         table.add_row(
@@ -104,14 +95,14 @@ def receipts_find(
             r.store,
             r.terminal,
             r.receipt_no,
-            _t(label(r.kind)),
+            say(label(r.kind)),
             str(r.line_count),
             str(r.total),
-            _t(label(r.source)),
+            say(label(r.source)),
         )
     console.print(table)
     if not found:
-        console.print(_t(_("Nothing found.")))
+        console.print(say(_("Nothing found.")))
 
 
 @receipts_app.command("show")
@@ -122,41 +113,41 @@ def receipts_show(receipt_id: Annotated[int, typer.Argument(help="receipt id")])
             r = queries.receipt_detail(uow.session, receipt_id=receipt_id)
         except DomainError as exc:
             fail(exc)
-    facts = Table(show_header=False, title=_t(_("Receipt {no}"), no=r.receipt_no))
+    facts = Table(show_header=False, title=say(_("Receipt {no}"), no=r.receipt_no))
     rows = [
         ("id", str(r.id)),
-        (_t(_("Kind")), _t(label(r.kind))),
-        (_t(_("Time")), local_time(r.occurred_at)),
-        (_t(_("Store")), r.store),
-        (_t(_("Terminal")), r.terminal),
-        (_t(_("Cashier")), r.cashier or ""),
-        (_t(_("Member")), "" if r.member_id is None else str(r.member_id)),
-        (_t(_("Total")), str(r.total)),
-        (_t(_("Discount")), str(r.discount_total)),
-        (_t(_("Source")), _t(label(r.source))),
-        (_t(_("Recorded at")), local_time(r.recorded_at)),
+        (say(_("Kind")), say(label(r.kind))),
+        (say(_("Time")), local_time(r.occurred_at)),
+        (say(_("Store")), r.store),
+        (say(_("Terminal")), r.terminal),
+        (say(_("Cashier")), r.cashier or ""),
+        (say(_("Member")), "" if r.member_id is None else str(r.member_id)),
+        (say(_("Total")), str(r.total)),
+        (say(_("Discount")), str(r.discount_total)),
+        (say(_("Source")), say(label(r.source))),
+        (say(_("Recorded at")), local_time(r.recorded_at)),
     ]
     if r.original is not None:
-        rows.append((_t(_("Original receipt")), f"{r.original.receipt_no} (id {r.original.id})"))
+        rows.append((say(_("Original receipt")), f"{r.original.receipt_no} (id {r.original.id})"))
     payments = ", ".join(
-        f"{_t(label(str(p.get('method'))))} {p.get('amount', '')}" for p in r.payments
+        f"{say(label(str(p.get('method'))))} {p.get('amount', '')}" for p in r.payments
     )
-    rows.append((_t(_("Payments")), payments))
+    rows.append((say(_("Payments")), payments))
     for name, value in rows:
         facts.add_row(name, value)
     console.print(facts)
     sale = r.kind == "sale"
     headings = [
-        _col(_t(_("Product"))),
-        _col(_t(_("Barcode or SKU"))),
-        _col(_t(_("Quantity"))),
-        _col(_t(_("Unit price"))),
-        _col(_t(_("Discount"))),
-        _col(_t(_("Amount"))),
+        fold(say(_("Product"))),
+        fold(say(_("Barcode or SKU"))),
+        fold(say(_("Quantity"))),
+        fold(say(_("Unit price"))),
+        fold(say(_("Discount"))),
+        fold(say(_("Amount"))),
     ]
     if sale:  # a return's lines are the returning, nothing is returned of them
-        headings.append(_col(_t(_("Returned"))))
-    lines = Table("#", *headings, title=_t(_("Lines")))
+        headings.append(fold(say(_("Returned"))))
+    lines = Table("#", *headings, title=say(_("Lines")))
     zh = get_settings().default_locale == "zh_CN"
     for line in r.lines:
         shown = (line.name_zh or line.name_en) if zh else (line.name_en or line.name_zh)
@@ -176,10 +167,10 @@ def receipts_show(receipt_id: Annotated[int, typer.Argument(help="receipt id")])
     if r.returns:
         returns = Table(
             "id",
-            _col(_t(_("Time"))),
-            _col(_t(_("Receipt number"))),
-            _col(_t(_("Total"))),
-            title=_t(_("Returns")),
+            fold(say(_("Time"))),
+            fold(say(_("Receipt number"))),
+            fold(say(_("Total"))),
+            title=say(_("Returns")),
         )
         for x in r.returns:
             returns.add_row(str(x.id), local_time(x.occurred_at), x.receipt_no, str(x.total))
