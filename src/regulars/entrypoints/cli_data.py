@@ -21,10 +21,12 @@ from rich.table import Table
 
 from regulars.core.config import get_settings
 from regulars.core.errors import DomainError
-from regulars.core.i18n import _, translate
+from regulars.core.i18n import _
+from regulars.core.labels import label
 from regulars.demo import service as demo_service
 from regulars.entrypoints import context
 from regulars.entrypoints.cli_errors import fail
+from regulars.entrypoints.cli_text import say
 from regulars.imports import service as import_service
 from regulars.imports.formats import Kind
 from regulars.imports.outcome import WAITING, RowError
@@ -56,8 +58,7 @@ def _progress_bar() -> Iterator[ProgressCallback]:
 
         def update(stage: str, done: int, total: int) -> None:
             if stage == WAITING:  # another import's batch first (``bulk.import_turn``)
-                message = _("waiting for another import to finish a batch")
-                console.print(translate(message, get_settings().default_locale))
+                console.print(say(_("waiting for another import to finish a batch")))
                 return
             if stage not in tasks:
                 tasks[stage] = bar.add_task(stage, total=total)
@@ -67,11 +68,17 @@ def _progress_bar() -> Iterator[ProgressCallback]:
 
 
 def _errors_table(errors: list[RowError], total_bad: int, report: str | None) -> None:
-    table = Table("line", "column", "reason", "value", title=f"bad rows (first {SHOWN_ERRORS})")
+    table = Table(
+        say(_("Line")),
+        say(_("Column")),
+        say(_("Reason")),
+        say(_("Value")),
+        title=say(_("Bad rows (the first {n})"), n=SHOWN_ERRORS),
+    )
     for e in errors[:SHOWN_ERRORS]:
         table.add_row(str(e.line), e.column, e.reason, e.value or "")
     console.print(table)
-    console.print(f"{total_bad} bad rows; full report: {report}")
+    console.print(say(_("{n} bad rows; full report: {report}"), n=total_bad, report=report))
 
 
 def _import(kind: Kind, path: Path) -> None:
@@ -90,10 +97,18 @@ def _import(kind: Kind, path: Path) -> None:
         except DomainError as exc:
             fail(exc, code=2)
         uow.commit()
-    table = Table("run", "kind", "rows", "loaded", "unchanged", "bad", title=str(path))
+    table = Table(
+        say(_("Run")),
+        say(_("Kind")),
+        say(_("Rows")),
+        say(_("Loaded")),
+        say(_("Unchanged")),
+        say(_("Bad")),
+        title=str(path),
+    )
     table.add_row(
         str(run.id),
-        kind,
+        say(label(kind)),
         str(run.rows_total),
         str(run.rows_loaded),
         str(run.rows_unchanged),
@@ -148,7 +163,7 @@ def demo_load(
     folder = data_dir or get_settings().shared_data_dir / "completejourney" / "csv"
     with context.new_uow() as uow:
         if if_empty and demo_service.demo_exists(uow):
-            console.print("demo data already loaded")
+            console.print(say(_("demo data already loaded")))
             return
         try:
             with _progress_bar() as progress:
@@ -162,10 +177,18 @@ def demo_load(
         except DomainError as exc:
             fail(exc, code=2)
         uow.commit()
-    table = Table("kind", "run", "rows", "loaded", "unchanged", "bad", "report")
+    table = Table(
+        say(_("Kind")),
+        say(_("Run")),
+        say(_("Rows")),
+        say(_("Loaded")),
+        say(_("Unchanged")),
+        say(_("Bad")),
+        say(_("Report")),
+    )
     for step in summary.steps:
         table.add_row(
-            step.kind,
+            say(label(step.kind)),
             str(step.run_id),
             str(step.total),
             str(step.loaded),
@@ -175,10 +198,22 @@ def demo_load(
         )
     console.print(table)
     console.print(
-        f"households {summary.households}, products {summary.products}, stores {summary.stores},"
-        f" baskets {summary.baskets}, lines {summary.lines}, consents {summary.consents},"
-        f" deals {summary.deals}, opening balances {summary.opening_points}:"
-        f" {summary.seconds:.1f} s"
+        say(
+            _(
+                "households {households}, products {products}, stores {stores},"
+                " baskets {baskets}, lines {lines}, consents {consents}, deals {deals},"
+                " opening balances {opening}: {seconds} s"
+            ),
+            households=summary.households,
+            products=summary.products,
+            stores=summary.stores,
+            baskets=summary.baskets,
+            lines=summary.lines,
+            consents=summary.consents,
+            deals=summary.deals,
+            opening=summary.opening_points,
+            seconds=f"{summary.seconds:.1f}",
+        )
     )
 
 
@@ -187,4 +222,4 @@ def demo_info() -> None:
     """Tell whether the demo store is loaded."""
     with context.new_uow() as uow:
         loaded = demo_service.demo_exists(uow)
-    console.print("demo data loaded" if loaded else "no demo data")
+    console.print(say(_("demo data loaded")) if loaded else say(_("no demo data")))

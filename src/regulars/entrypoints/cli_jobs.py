@@ -8,15 +8,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Column, Table
 
 from regulars.core.config import get_settings
 from regulars.core.errors import DomainError, NotFound
 from regulars.core.i18n import _, translate
+from regulars.core.labels import label
 from regulars.core.templating import local_time
 from regulars.entrypoints import context
 from regulars.entrypoints.cli_errors import fail
+from regulars.entrypoints.cli_text import say
 from regulars.jobs.registry import JOBS, job_run, scheduler_thread
 from regulars.loyalty import coupons as loyalty_coupons
 from regulars.loyalty import programme as loyalty_programme
@@ -47,7 +50,7 @@ points_app.add_typer(coupons_app, name="coupons")
 @jobs_app.command("list")
 def jobs_list() -> None:
     """The jobs and the local hour each runs at."""
-    table = Table("job", "hour", "what it does")
+    table = Table(say(_("Job")), say(_("Hour")), say(_("What it does")))
     locale = get_settings().default_locale
     for job in JOBS.values():
         table.add_row(job.name, f"{job.hour:02d}:00", translate(job.summary, locale))
@@ -72,9 +75,11 @@ def jobs_run(
         except DomainError as exc:
             fail(exc)
     if run is None:
-        console.print(f"{name}: not due on {when} or already run (use --force)")
+        console.print(
+            say(_("{name}: not due on {day} or already run (use --force)"), name=name, day=when)
+        )
     else:
-        console.print(f"{name} {when}: {run.status} {run.result}")
+        console.print(f"{name} {when}: {say(label(run.status))} {run.result}")
 
 
 @jobs_app.command("scheduler")
@@ -83,7 +88,7 @@ def jobs_scheduler(
 ) -> None:
     """Run due jobs in the foreground until interrupted (for cron-less deployments)."""
     stop = scheduler_thread(context.session_factory(), every=every)
-    console.print("scheduler running; Ctrl-C to stop")
+    console.print(say(_("scheduler running; Ctrl-C to stop")))
     try:
         stop.wait()
     except KeyboardInterrupt:
@@ -100,11 +105,13 @@ def points_show(member_id: int) -> None:
             fail(exc)
         lines = loyalty_queries.points_history(uow.session, member_id=member_id, limit=20)
         console.print(summary.model_dump(mode="json"))
-        table = Table("time", "kind", "points", "source", "reason")
+        table = Table(
+            say(_("Time")), say(_("Kind")), say(_("Points")), say(_("Source")), say(_("Reason"))
+        )
         for line in lines:
             table.add_row(
-                str(line.created_at),
-                line.kind,
+                local_time(line.created_at, "%Y-%m-%d %H:%M"),
+                say(label(line.kind)),
                 str(line.points),
                 f"{line.source_type} {line.source_id or ''}",
                 line.reason or "",
@@ -138,7 +145,7 @@ def points_adjust(
         )
         line_id = line.id
         uow.commit()
-    console.print(f"recorded line {line_id}")
+    console.print(say(_("recorded ledger line {id}"), id=line_id))
 
 
 @points_app.command("grant")
@@ -166,8 +173,20 @@ def points_grant(
         uow.commit()
     locale = get_settings().default_locale
     for line_no, message, params in bad:
-        err.print(f"line {line_no}: {translate(message, locale, **params)}")
-    console.print(f"{len(lines)} members received points; {len(bad)} rows not used")
+        err.print(
+            say(
+                _("line {line}: {reason}"),
+                line=line_no,
+                reason=translate(message, locale, **params),
+            )
+        )
+    console.print(
+        say(
+            _("{n} members received points; {bad} rows were not used."),
+            n=len(lines),
+            bad=len(bad),
+        )
+    )
     if bad:
         raise typer.Exit(1)
 
@@ -184,19 +203,19 @@ def _coupon_row(table: Table, coupon: MemberCoupon) -> None:
         translate(coupon.title, locale),
         ", ".join(translate(m, locale, **p) for m, p in terms),
         local_time(coupon.valid_to - timedelta(seconds=1), "%Y-%m-%d %H:%M"),
-        loyalty_queries.coupon_state(coupon)
+        say(label(loyalty_queries.coupon_state(coupon)))
         + (f" #{coupon.receipt_id}" if coupon.receipt_id else ""),
     )
 
 
 def _coupon_table() -> Table:
     return Table(
-        Column("code", no_wrap=True),
-        "member",
-        Column("title", no_wrap=True),
-        "terms",
-        Column("until", no_wrap=True),
-        Column("state", no_wrap=True),
+        Column(say(_("Code")), no_wrap=True),
+        say(_("Member")),
+        Column(say(_("Title")), no_wrap=True),
+        say(_("Terms")),
+        Column(say(_("Until")), no_wrap=True),
+        Column(say(_("State")), no_wrap=True),
     )
 
 
@@ -251,11 +270,8 @@ def coupons_issue(
             coupon = loyalty_coupons.coupon_compensate(
                 uow, member_id=member_id, data=data, actor="cli"
             )
-        except DomainError as exc:
+        except (DomainError, ValidationError) as exc:
             fail(exc)
-        except ValueError as exc:
-            err.print(f"[red]{exc}[/red]")
-            raise typer.Exit(1) from exc
         audit_record(
             uow,
             actor="cli",
@@ -266,7 +282,7 @@ def coupons_issue(
         )
         shown = loyalty_rules.coupon_code_display(coupon.code)
         uow.commit()
-    console.print(f"issued coupon {shown}")
+    console.print(say(_("issued coupon {code}"), code=shown))
 
 
 @coupons_app.command("exchange")
@@ -289,7 +305,7 @@ def coupons_exchange(member_id: int, reward: str) -> None:
         )
         shown = loyalty_rules.coupon_code_display(coupon.code)
         uow.commit()
-    console.print(f"issued coupon {shown}")
+    console.print(say(_("issued coupon {code}"), code=shown))
 
 
 @coupons_app.command("void")
@@ -316,14 +332,23 @@ def coupons_void(
             detail={"coupon_id": coupon.id, "reason": reason},
         )
         uow.commit()
-    console.print("voided")
+    console.print(say(_("coupon {code} voided"), code=code))
 
 
 @coupons_app.command("rewards")
 def coupons_rewards() -> None:
     """The rewards catalogue: what members can get for their points."""
     locale = get_settings().default_locale
-    table = Table("id", "code", "name", "terms", "points", "days", "stock", "active")
+    table = Table(
+        "id",
+        say(_("Code")),
+        say(_("Name")),
+        say(_("Terms")),
+        say(_("Points")),
+        say(_("Days valid")),
+        say(_("Stock")),
+        say(_("Active")),
+    )
     with context.new_uow() as uow:
         for reward in loyalty_programme.rewards_list(uow):
             terms = loyalty_rules.coupon_terms(
@@ -337,7 +362,7 @@ def coupons_rewards() -> None:
                 str(reward.points),
                 str(reward.valid_days),
                 "∞" if reward.stock is None else str(reward.stock),
-                "yes" if reward.active else "no",
+                say(_("yes")) if reward.active else say(_("no")),
             )
         uow.commit()
     console.print(table)

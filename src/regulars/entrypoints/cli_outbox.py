@@ -8,7 +8,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from regulars.core.i18n import _
+from regulars.core.labels import label
+from regulars.core.templating import local_time
 from regulars.entrypoints import context
+from regulars.entrypoints.cli_text import say
 from regulars.notify.dispatch import outbox_dispatch
 from regulars.notify.models import CHANNELS, STATUSES
 from regulars.notify.queries import outbox_counts, outbox_recent
@@ -25,8 +29,10 @@ def send(limit: Annotated[int, typer.Option(min=1, max=100_000)] = 500) -> None:
     """Send what is due now through SMTP and the SMS gateway (REGULARS_SMTP_*, _SMS_*)."""
     counts = outbox_dispatch(context.session_factory(), limit=limit)
     console.print(
-        f"sent {counts['sent']}, to retry {counts['retry']}, failed {counts['failed']},"
-        f" waiting for a transport {counts['waiting']}"
+        say(
+            _("sent {sent}, to retry {retry}, failed {failed}, waiting for a transport {waiting}"),
+            **counts,
+        )
     )
 
 
@@ -38,25 +44,39 @@ def show(
 ) -> None:
     """The newest messages (recipients masked) and the totals by channel and status."""
     if status and status not in STATUSES:
-        raise typer.BadParameter(f"one of {', '.join(STATUSES)}", param_hint="--status")
+        raise typer.BadParameter(
+            say(_("one of {values}"), values=", ".join(STATUSES)), param_hint="--status"
+        )
     if channel and channel not in CHANNELS:
-        raise typer.BadParameter(f"one of {', '.join(CHANNELS)}", param_hint="--channel")
+        raise typer.BadParameter(
+            say(_("one of {values}"), values=", ".join(CHANNELS)), param_hint="--channel"
+        )
     with context.new_uow() as uow:
         rows = outbox_recent(uow.session, status=status, channel=channel, limit=limit)
-        table = Table("id", "created", "channel", "to", "purpose", "status", "tries", "error")
+        table = Table(
+            "id",
+            say(_("Created")),
+            say(_("Channel")),
+            say(_("To")),
+            say(_("Purpose")),
+            say(_("Status")),
+            say(_("Tries")),
+            say(_("Last error")),
+        )
         for m in rows:
             table.add_row(
                 str(m.id),
-                m.created_at.strftime("%Y-%m-%d %H:%M"),
-                m.channel,
+                local_time(m.created_at, "%Y-%m-%d %H:%M"),
+                say(label(m.channel)),
                 m.recipient_masked,
-                m.purpose,
-                m.status,
+                say(label(m.purpose)),
+                say(label(m.status)),
                 str(m.attempts),
                 m.last_error or "",
             )
         totals = outbox_counts(uow.session)
     console.print(table)
     console.print(
-        ", ".join(f"{c} {s}: {n}" for (c, s), n in sorted(totals.items())) or "the outbox is empty"
+        ", ".join(f"{say(label(c))} {say(label(s))}: {n}" for (c, s), n in sorted(totals.items()))
+        or say(_("the outbox is empty"))
     )
