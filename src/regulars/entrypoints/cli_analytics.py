@@ -16,14 +16,16 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from regulars.analytics.extract import extract_to_parquet
 from regulars.core.config import get_settings
-from regulars.core.i18n import translate
+from regulars.core.i18n import _, translate
 from regulars.core.labels import label
 from regulars.core.timeutil import as_utc
 from regulars.entrypoints import context
+from regulars.entrypoints.cli_text import say
 from regulars.insights.queries import members_scored, run_get, run_latest
 from regulars.jobs.analytics import Computed, analytics_compute, analytics_run, data_end
 
@@ -57,10 +59,12 @@ def _as_of(text: str | None) -> datetime | None:
     try:
         value = datetime.fromisoformat(text)
     except ValueError as exc:
-        err.print(f"[red]--as-of: not an ISO 8601 time: {text}[/red]")
+        err.print(
+            f"[red]--as-of: {escape(say(_('not an ISO 8601 time: {text}'), text=text))}[/red]"
+        )
         raise typer.Exit(2) from exc
     if value.tzinfo is None:
-        err.print("[red]--as-of: give a time zone (e.g. +08:00 or Z)[/red]")
+        err.print(f"[red]--as-of: {escape(say(_('give a time zone (e.g. +08:00 or Z)')))}[/red]")
         raise typer.Exit(2)
     return as_utc(value)
 
@@ -71,7 +75,7 @@ def _write(frame: pl.DataFrame, out: Path) -> None:
         frame.write_parquet(out)
     else:
         frame.write_csv(out)
-    console.print(f"{frame.height} rows → {out}")
+    console.print(say(_("{n} rows → {path}"), n=frame.height, path=out))
 
 
 @analytics_app.command("run")
@@ -90,13 +94,22 @@ def run(
         summary = from_db.summary
         seconds = from_db.seconds or 0.0
     locale = get_settings().default_locale
-    table = Table("segment", "members")
+    table = Table(say(_("Segment")), say(_("Members")))
     for code, n in sorted(summary.get("segments", {}).items(), key=lambda kv: -kv[1]):
         table.add_row(translate(label(code), locale), str(n))
     console.print(table)
     console.print(
-        f"run {run_id}: {summary.get('members', 0)} members in {seconds:.1f} s "
-        f"({engine.value}); top 20% bring {summary.get('top20_share', 0) * 100:.1f}% of profit"
+        say(
+            _(
+                "run {run}: {members} members in {seconds} s ({engine});"
+                " the top 20% bring {share}% of profit"
+            ),
+            run=run_id,
+            members=summary.get("members", 0),
+            seconds=f"{seconds:.1f}",
+            engine=say(label(engine.value)),
+            share=f"{summary.get('top20_share', 0) * 100:.1f}",
+        )
     )
 
 
@@ -117,7 +130,8 @@ def members(
     with context.new_uow() as uow:
         latest = run_latest(uow.session)
         if latest is None:
-            err.print("[red]no analytics run stored yet: regulars analytics run[/red]")
+            missing = say(_("no analytics run stored yet: regulars analytics run"))
+            err.print(f"[red]{escape(missing)}[/red]")
             raise typer.Exit(1)
         run_id = latest.id
         total, rows = members_scored(
@@ -144,7 +158,14 @@ def members(
         _write(pl.DataFrame(records), out)
         return
     locale = get_settings().default_locale
-    table = Table("member", "segment", "tier", "profit", "churn", "CLV")
+    table = Table(
+        say(_("Member")),
+        say(_("Segment")),
+        say(_("Tier")),
+        say(_("Profit")),
+        say(_("Churn")),
+        "CLV",
+    )
     for r in records:
         table.add_row(
             str(r["member_id"]),
@@ -155,7 +176,14 @@ def members(
             "" if r["clv"] is None else f"{r['clv']:.2f}",
         )
     console.print(table)
-    console.print(f"{total} members in run {run_id}; {len(records)} shown")
+    console.print(
+        say(
+            _("{total} members in run {run}; {shown} shown"),
+            total=total,
+            run=run_id,
+            shown=len(records),
+        )
+    )
 
 
 def _computed(engine: EngineName, master: str | None, as_of: str | None) -> Computed:

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from regulars.baskets import queries, reports
@@ -26,9 +27,11 @@ from regulars.catalog.queries import store_by_code
 from regulars.core.config import get_settings
 from regulars.core.errors import DomainError, NotFound
 from regulars.core.i18n import _
+from regulars.core.labels import label
 from regulars.core.uow import UnitOfWork
 from regulars.entrypoints import context
 from regulars.entrypoints.cli_errors import fail
+from regulars.entrypoints.cli_text import say
 from regulars.jobs.baskets import baskets_mine
 
 console = Console()
@@ -114,16 +117,29 @@ def mine(
             )
         except DomainError as exc:
             fail(exc)
-        except (ValidationError, ValueError) as exc:
-            err.print(f"[red]{exc}[/red]")
+        except ValidationError as exc:
+            fail(exc, code=2)
+        except ValueError as exc:  # a --from/--to that is not a date
+            err.print(f"[red]{escape(str(exc))}[/red]")
             raise typer.Exit(2) from exc
         try:
             run = baskets_mine(uow, data=data, engine=engine.value, master=master, started_by="cli")
         except DomainError as exc:
             fail(exc)
     console.print(
-        f"run {run.id}: {run.level}, {run.transactions} baskets, {run.itemsets} itemsets, "
-        f"{run.rules} rules in {run.seconds} s ({run.engine})"
+        say(
+            _(
+                "run {run}: {level}, {baskets} baskets, {itemsets} itemsets,"
+                " {rules} rules in {seconds} s ({engine})"
+            ),
+            run=run.id,
+            level=say(label(run.level)),
+            baskets=run.transactions,
+            itemsets=run.itemsets,
+            rules=run.rules,
+            seconds=run.seconds,
+            engine=say(label(run.engine)),
+        )
     )
 
 
@@ -170,15 +186,20 @@ def rules(
             )
         except DomainError as exc:
             fail(exc)
-        title = f"run {found.id} ({found.level}): {total} rules"
+        title = say(
+            _("run {run} ({level}): {rules} rules"),
+            run=found.id,
+            level=say(label(found.level)),
+            rules=total,
+        )
     table = Table(
-        "antecedent",
-        "consequent",
-        "support",
-        "confidence",
-        "lift",
-        "leverage",
-        "conviction",
+        say(_("If the basket holds")),
+        say(_("it also holds")),
+        say(_("Support")),
+        say(_("Confidence")),
+        say(_("Lift")),
+        say(_("Leverage")),
+        say(_("Conviction")),
         title=title,
     )
     for rule in reads:
@@ -218,4 +239,4 @@ def export(
         run_id = found.id
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(reports.rules_csv(reads), encoding="utf-8")
-    console.print(f"{total} rules of run {run_id} → {out}")
+    console.print(say(_("{rules} rules of run {run} → {path}"), rules=total, run=run_id, path=out))
