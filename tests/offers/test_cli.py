@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import typer
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from regulars.core.timeutil import utcnow
@@ -13,7 +15,8 @@ from regulars.entrypoints import context
 from regulars.entrypoints.cli import app
 from regulars.entrypoints.cli_offers import attach_list_commands
 from regulars.offers import pdf, queries, service
-from regulars.offers.schemas import ListSettingsUpdate
+from regulars.offers.schemas import DealCreate, ListSettingsUpdate
+from regulars.staff.models import AuditEvent
 from tests.factories.insights import shop
 from tests.factories.world import build_world
 
@@ -69,8 +72,58 @@ def test_deals_import_generate_show_print(cli_db: str, tmp_path: Path) -> None:
     with context.new_uow() as uow:
         row = queries.member_current_list(uow.session, member_id=world.members[0].id, at=utcnow())
         assert row is not None and row.code is not None
+        # The sheet names the member: printing it is audited, as on the list page.
+        event = uow.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "list_print")
+        ).one()
+        assert (event.actor, event.member_id, event.page) == ("cli", world.members[0].id, "cli")
+        assert event.detail == {"list_id": row.id, "code": row.code}
     statement = pdf.statement_pdf(
         [], start=utcnow() - timedelta(days=30), end=utcnow(), locale="zh_CN"
     )
     assert statement.startswith(b"%PDF")
     assert pdf.statement_csv([]).strip() == ",".join(pdf.STATEMENT_HEADER)
+
+
+def test_deals_show_and_retire(cli_db: str) -> None:
+    with context.new_uow() as uow:
+        world = build_world(uow, members=1)
+        made = service.deal_create(
+            uow,
+            data=DealCreate.model_validate(
+                {
+                    "code": "SHOW-1",
+                    "title": "Shown deal",
+                    "target": "product",
+                    "target_value": world.products[0].sku,
+                    "kind": "bxgy",
+                    "buy_qty": 2,
+                    "get_qty": 1,
+                    "valid_from": "2026-11-01T00:00:00+08:00",
+                    "valid_to": "2026-12-01T00:00:00+08:00",
+                    "budget": "300",
+                }
+            ),
+        )
+        uow.commit()
+        deal_id = made.id
+    listed = invoke(app, "deals", "list")
+    assert listed.splitlines()[3].split("│")[1].strip() == str(deal_id)  # the id to show, retire
+    shown = invoke(app, "deals", "show", str(deal_id))
+    assert "SHOW-1" in shown and "Shown deal" in shown and "buy 2 get 1 free" in shown
+    assert "0.00 / 300.00" in shown
+    retired = invoke(app, "deals", "retire", str(deal_id))
+    assert "SHOW-1" in retired
+    with context.new_uow() as uow:
+        assert service.deal_get(uow, deal_id=deal_id).active is False
+        event = uow.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "deal_retire")
+        ).one()
+        assert (event.actor, event.detail) == ("cli", {"code": "SHOW-1"})
+    assert "Shown" not in invoke(app, "deals", "list", "--active")
+    assert re.search(r"Active\s+│ no ", invoke(app, "deals", "show", str(deal_id)))
+    invoke(app, "deals", "retire", str(deal_id))  # retiring twice changes nothing
+    invoke(app, "deals", "show", "999999", code=1)
+    missing = runner.invoke(app, ["deals", "retire", "999999"])
+    assert missing.exit_code == 1 and "999999" in missing.output
+    assert runner.invoke(app, ["deals", "show", "0"]).exit_code == 2  # not an id

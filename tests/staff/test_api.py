@@ -219,6 +219,8 @@ MATRIX = [
     ("GET", "/api/v1/jobs", None, {"admin"}),
     ("GET", "/api/v1/jobs/runs", None, {"admin"}),
     ("POST", "/api/v1/jobs/{name}/run", None, {"admin"}),
+    # lists and deals
+    ("GET", "/api/v1/lists/{list_id}/pdf", None, OFFERS),
 ]
 # Routes any caller may use, or that authenticate tills rather than staff.
 OPEN = {

@@ -1,11 +1,12 @@
-"""Deals and personal lists on the command line: ``regulars deals import|list`` and the
-``regulars lists generate|show|print`` commands (functions attached to the ``lists`` app)."""
+"""Deals and personal lists on the command line: ``regulars deals import|list|show|retire``
+and the ``regulars lists generate|show|print`` commands (functions attached to the ``lists``
+app)."""
 
 from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -13,19 +14,31 @@ from rich.table import Table
 
 from regulars.core.config import get_settings
 from regulars.core.errors import DomainError
+from regulars.core.i18n import _, translate
+from regulars.core.schemas import MAX_ID
+from regulars.core.templating import local_time
 from regulars.core.timeutil import utcnow
 from regulars.entrypoints import context
 from regulars.entrypoints.cli_errors import fail
 from regulars.jobs.lists import lists_cycle
 from regulars.members.queries import member_get
-from regulars.members.rules import member_code
 from regulars.offers import pdf, queries, service
+from regulars.offers.models import Deal
+from regulars.staff.audit import audit_record
 
 console = Console()
 err = Console(stderr=True)
 deals_app = typer.Typer(
-    help="Manufacturers' and the store's deals: import, list.", no_args_is_help=True
+    help="Manufacturers' and the store's deals: import, list, show, retire.", no_args_is_help=True
 )
+DealId = Annotated[
+    int, typer.Argument(help="the deal's id (see regulars deals list)", min=1, max=MAX_ID)
+]
+
+
+def _t(message: str, **params: Any) -> str:
+    """A catalogue message in the configured language."""
+    return translate(message, get_settings().default_locale, **params)
 
 
 @deals_app.command("import")
@@ -53,11 +66,12 @@ def deals_list(
 ) -> None:
     """The deals, newest first."""
     table = Table(
-        "code", "title", "target", "kind", "value", "from", "to", "spent", "budget", "active"
+        "id", "code", "title", "target", "kind", "value", "from", "to", "spent", "budget", "active"
     )
     with context.new_uow() as uow:
         for d in queries.deals_list(uow.session, active_only=active):
             table.add_row(
+                str(d.id),
                 d.code,
                 d.title,
                 f"{d.target}:{d.target_value}",
@@ -70,6 +84,62 @@ def deals_list(
                 "yes" if d.active else "no",
             )
     console.print(table)
+
+
+def _print_deal(deal: Deal) -> None:
+    """One deal's terms, dates, funding and state as a two-column table."""
+    locale = get_settings().default_locale
+    facts = Table(show_header=False, title=f"{deal.code} {deal.title}")
+    rows = [
+        ("id", str(deal.id)),
+        (_t(_("Code")), deal.code),
+        (_t(_("Title")), deal.title),
+        (_t(_("On")), f"{deal.target}: {deal.target_value}"),
+        (
+            _t(_("Offer")),
+            pdf.terms_text(deal.kind, str(deal.value), deal.buy_qty, deal.get_qty, locale),
+        ),
+        (_t(_("Valid from")), local_time(deal.valid_from)),
+        (_t(_("Valid to")), local_time(deal.valid_to)),
+        (_t(_("Manufacturer share %")), str(deal.manufacturer_share)),
+        (_t(_("Store share %")), str(deal.store_share)),
+        (_t(_("Spent / budget")), f"{deal.spent} / {'' if deal.budget is None else deal.budget}"),
+        (
+            _t(_("Limit per member")),
+            "" if deal.limit_per_member is None else str(deal.limit_per_member),
+        ),
+        (_t(_("Active")), _t(_("yes")) if deal.active else _t(_("no"))),
+        (_t(_("Source")), deal.source),
+    ]
+    for name, value in rows:
+        facts.add_row(name, value)
+    console.print(facts)
+
+
+@deals_app.command("show")
+def deals_show(deal_id: DealId) -> None:
+    """One deal: its terms, dates, funding, budget spent and whether it is on."""
+    with context.new_uow() as uow:
+        try:
+            deal = service.deal_get(uow, deal_id=deal_id)
+        except DomainError as exc:
+            fail(exc)
+        _print_deal(deal)
+
+
+@deals_app.command("retire")
+def deals_retire(deal_id: DealId) -> None:
+    """Switch a deal off, as the deal page and ``DELETE /api/v1/deals/{id}`` do: new lists
+    leave it out and the till stops giving it; it is kept for the lists and redemptions that
+    name it. Audited like those."""
+    with context.new_uow() as uow:
+        try:
+            deal = service.deal_retire(uow, deal_id=deal_id)
+        except DomainError as exc:
+            fail(exc)
+        audit_record(uow, actor="cli", action="deal_retire", page="cli", detail={"code": deal.code})
+        uow.commit()
+        console.print(_t(_("Deal {code} is retired."), code=deal.code))
 
 
 def lists_generate(
@@ -125,22 +195,32 @@ def lists_print(
     out: Annotated[Path, typer.Option(help="the PDF file to write")],
     lang: Annotated[str | None, typer.Option(help="en or zh_CN")] = None,
 ) -> None:
-    """Write a member's current list as a printable PDF (barcode of the list, member QR)."""
+    """Write a member's current list as a printable PDF (barcode of the list, member QR).
+
+    The sheet names the member, so printing it is audited as on the list page.
+    """
     with context.new_uow() as uow:
         try:
-            person = member_get(uow.session, member_id=member)
+            member_get(uow.session, member_id=member)
         except DomainError as exc:
             fail(exc)
-        locale = lang or str((person.extra or {}).get("locale") or get_settings().default_locale)
         row = queries.member_current_list(uow.session, member_id=member, at=utcnow())
         if row is None:
             err.print("no current list")
             raise typer.Exit(1)
-        view = queries.list_view(uow, list_id=row.id, locale=locale)
-        name = person.name or member_code(person.id)
-    out.write_bytes(
-        pdf.list_pdf(view, member_name=name, member_code=member_code(member), locale=locale)
-    )
+        view, content = pdf.list_document(
+            uow, list_id=row.id, lang=lang, fallback=get_settings().default_locale
+        )
+        audit_record(
+            uow,
+            actor="cli",
+            action="list_print",
+            member_id=member,
+            page="cli",
+            detail={"list_id": view.id, "code": view.code},
+        )
+        out.write_bytes(content)
+        uow.commit()
     console.print(f"wrote {out}")
 
 

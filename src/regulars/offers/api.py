@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, UploadFile
+from fastapi import APIRouter, Depends, Query, Request, Response, UploadFile
 
 from regulars.core.errors import InvalidInput
 from regulars.core.i18n import _
 from regulars.core.timeutil import utcnow
 from regulars.core.web import IdPath, UowDep, get_locale
-from regulars.offers import queries, results, service
+from regulars.offers import pdf, queries, results, service
 from regulars.offers.schemas import (
     CycleRead,
     DealCreate,
@@ -167,9 +167,52 @@ def get_cycle_results(uow: UowDep, cycle_id: IdPath, _who: Reader) -> dict[str, 
 
 
 @router.get("/lists/{list_id}", response_model=ListRead)
-def get_list(uow: UowDep, list_id: IdPath, _who: Reader, locale: Locale) -> ListRead:
-    """A list with its items and reasons in the caller's language."""
-    return queries.list_view(uow, list_id=list_id, locale=locale)
+def get_list(
+    request: Request, uow: UowDep, list_id: IdPath, who: Reader, locale: Locale
+) -> ListRead:
+    """A list with its items and reasons in the caller's language (the read is audited:
+    a list is drawn from the member's own purchases)."""
+    view = queries.list_view(uow, list_id=list_id, locale=locale)
+    audit_record(
+        uow,
+        actor=who,
+        action="list_view",
+        member_id=view.member_id,
+        page=str(request.url.path),
+        detail={"list_id": view.id},
+    )
+    uow.commit()
+    return view
+
+
+@router.get(
+    "/lists/{list_id}/pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The list to print"}},
+)
+def get_list_pdf(
+    request: Request, uow: UowDep, list_id: IdPath, who: Reader, locale: Locale
+) -> Response:
+    """The list as the printable PDF (barcode of the list, QR of the member code) in the
+    member's language, else the caller's; a control entry answers 409.
+
+    The sheet names the member, so the read is written to the audit trail as on the page.
+    """
+    view, content = pdf.list_document(uow, list_id=list_id, fallback=locale)
+    audit_record(
+        uow,
+        actor=who,
+        action="list_print",
+        member_id=view.member_id,
+        page=str(request.url.path),
+        detail={"list_id": view.id, "code": view.code},
+    )
+    uow.commit()
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="list-{view.code}.pdf"'},
+    )
 
 
 @router.get("/members/{member_id}/lists", response_model=list[ListRead])

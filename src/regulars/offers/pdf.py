@@ -22,8 +22,12 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 
 from regulars.core.config import get_settings
+from regulars.core.errors import Conflict
 from regulars.core.i18n import _, translate
-from regulars.offers.queries import StatementLine
+from regulars.core.uow import UnitOfWork
+from regulars.members.queries import member_get
+from regulars.members.rules import member_code
+from regulars.offers.queries import StatementLine, list_get, list_view
 from regulars.offers.schemas import ListRead
 
 FONT = "STSong-Light"
@@ -34,8 +38,8 @@ def _local(value: datetime) -> str:
     return value.astimezone(ZoneInfo(get_settings().timezone)).strftime("%Y-%m-%d")
 
 
-def _terms(kind: str, value: str, buy: int | None, get: int | None, locale: str) -> str:
-    """A discount's terms as a short phrase."""
+def terms_text(kind: str, value: str, buy: int | None, get: int | None, locale: str) -> str:
+    """A discount's terms as a short phrase (the sheet's and ``regulars deals show``'s)."""
     if kind == "percent":
         return translate(_("{value}% off"), locale, value=value)
     if kind == "amount":
@@ -81,7 +85,7 @@ def list_pdf(view: ListRead, *, member_name: str, member_code: str, locale: str)
             canvas.showPage()
             canvas.setFont(FONT, 10)
             y = height - 25 * mm
-        terms = _terms(item.kind, str(item.value), item.buy_qty, item.get_qty, locale)
+        terms = terms_text(item.kind, str(item.value), item.buy_qty, item.get_qty, locale)
         status = "" if item.status == "open" else f" ({translate(_('redeemed'), locale)})"
         canvas.setFont(FONT, 11)
         canvas.drawString(
@@ -95,6 +99,33 @@ def list_pdf(view: ListRead, *, member_name: str, member_code: str, locale: str)
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()
+
+
+def list_document(
+    uow: UnitOfWork, *, list_id: int, lang: str | None = None, fallback: str
+) -> tuple[ListRead, bytes]:
+    """A list by id and its PDF, for the service desk, the API and the command line alike.
+
+    The sheet is handed to the member, so it is in ``lang`` if given, else in the language
+    the member chose (as their messages are), else in ``fallback``. A control entry has no
+    code and no offers: printing it would give the member a blank sheet with an empty
+    barcode, so it is refused.
+    """
+    row = list_get(uow.session, list_id=list_id)
+    if row.group != "list":
+        raise Conflict(
+            _("list {id} is a control entry: it has no offers to print"), field="list_id", id=row.id
+        )
+    person = member_get(uow.session, member_id=row.member_id)
+    locale = lang or str((person.extra or {}).get("locale") or fallback)
+    view = list_view(uow, list_id=row.id, locale=locale)
+    content = list_pdf(
+        view,
+        member_name=person.name or member_code(person.id),
+        member_code=member_code(person.id),
+        locale=locale,
+    )
+    return view, content
 
 
 STATEMENT_HEADER = (

@@ -42,7 +42,6 @@ class DealBase(Schema):
     store_share: Share = Decimal("100")
     budget: Amount | None = None
     limit_per_member: Annotated[int, Field(ge=1, le=1000)] | None = None
-    active: bool = True
 
     @model_validator(mode="after")
     def _coherent(self) -> DealBase:
@@ -59,13 +58,20 @@ class DealBase(Schema):
 
 
 class DealCreate(DealBase):
-    """A new deal with its unique code."""
+    """A new deal with its unique code (switched on unless ``active`` is false)."""
 
     code: Code
+    active: bool = True
 
 
 class DealUpdate(DealBase):
-    """A deal's new terms (the code stays)."""
+    """A deal's new terms (the code stays).
+
+    ``active`` left out (or null) keeps the deal on or off as it is: a save of its terms
+    must not bring a retired deal back into the lists and the till.
+    """
+
+    active: bool | None = None
 
 
 class DealRead(ReadSchema):

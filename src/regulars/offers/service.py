@@ -42,8 +42,12 @@ DEAL_COLUMNS = (
 )
 
 
-def _apply(uow: UnitOfWork, deal: Deal, data: DealBase) -> Deal:
-    """Copy validated terms onto a deal row, resolving the manufacturer."""
+def _apply(uow: UnitOfWork, deal: Deal, data: DealBase, *, active: bool | None) -> Deal:
+    """Copy validated terms onto a deal row, resolving the manufacturer.
+
+    ``active`` is ``None`` when the caller did not say: the deal keeps its state (a
+    retired deal stays retired), so switching a deal on or off is always on purpose.
+    """
     rules.terms_check(rules.Terms(data.kind, data.value, data.buy_qty, data.get_qty))
     manufacturer_id = None
     if data.manufacturer_code:
@@ -60,12 +64,14 @@ def _apply(uow: UnitOfWork, deal: Deal, data: DealBase) -> Deal:
             _("a deal funded by a manufacturer must name the manufacturer"),
             field="manufacturer_code",
         )
-    values = data.model_dump(exclude={"manufacturer_code"})
+    values = data.model_dump(exclude={"manufacturer_code", "active"})
     if data.kind != "bxgy":
         values.update(buy_qty=None, get_qty=None)
     for key, value in values.items():
         setattr(deal, key, value)
     deal.manufacturer_id = manufacturer_id
+    if active is not None:
+        deal.active = active
     deal.updated_at = utcnow()
     return deal
 
@@ -74,7 +80,7 @@ def deal_create(uow: UnitOfWork, *, data: DealCreate, source: str = "staff") -> 
     """Create a deal; its code must be new."""
     if uow.session.scalars(select(Deal.id).where(Deal.code == data.code)).first() is not None:
         raise Conflict(_("deal {code} already exists"), field="code", code=data.code)
-    deal = _apply(uow, Deal(code=data.code, source=source, spent=0), data)
+    deal = _apply(uow, Deal(code=data.code, source=source, spent=0), data, active=data.active)
     uow.session.add(deal)
     uow.flush()
     return deal
@@ -89,7 +95,10 @@ def deal_get(uow: UnitOfWork, *, deal_id: int) -> Deal:
 
 
 def deal_update(uow: UnitOfWork, *, deal_id: int, data: DealUpdate) -> Deal:
-    """Change a deal's terms; the budget may not fall below what is already spent."""
+    """Change a deal's terms; the budget may not fall below what is already spent.
+
+    ``data.active`` left out keeps the deal on or off as it is.
+    """
     deal = deal_get(uow, deal_id=deal_id)
     if data.budget is not None and data.budget < deal.spent:
         raise InvalidInput(
@@ -97,7 +106,7 @@ def deal_update(uow: UnitOfWork, *, deal_id: int, data: DealUpdate) -> Deal:
             field="budget",
             spent=deal.spent,
         )
-    _apply(uow, deal, data)
+    _apply(uow, deal, data, active=data.active)
     uow.flush()
     return deal
 
@@ -165,7 +174,8 @@ def deals_import(uow: UnitOfWork, *, text: str, source: str = "import") -> Impor
                     deal_create(uow, data=data, source=source)
                     report.loaded += 1
                 else:
-                    _apply(uow, existing, data)
+                    # The file has no "active" column: a re-run keeps a retired deal retired.
+                    _apply(uow, existing, data, active=None)
                     uow.flush()
                     report.updated += 1
         except DomainError as exc:

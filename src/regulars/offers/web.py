@@ -1,5 +1,6 @@
-"""Staff pages of the offers domain: deals (list, create, edit, import), cycles and their
-results, one member's list with reasons, the funding statement; the profile panel."""
+"""Staff pages of the offers domain: deals (list, create, edit, retire, import), cycles and
+their results, one member's list with reasons (and its printable PDF), the funding
+statement; the profile panel."""
 
 from __future__ import annotations
 
@@ -218,8 +219,19 @@ def deal_edit(request: Request, uow: UowDep, ctx: Manager, deal_id: IdPath) -> H
 
 
 async def _form_values(request: Request) -> dict[str, Any]:
+    """The deal form's filled-in fields, and ``active`` only when the form showed its box.
+
+    An unticked checkbox sends nothing, so the form sends ``active_shown`` with it: a post
+    without that mark (a form without the box) leaves ``active`` out and the deal keeps its
+    state, instead of a missing box reading as "on" or "off".
+    """
     form = await request.form()
-    return {f: str(form.get(f, "")).strip() for f in DEAL_FIELDS if str(form.get(f, "")).strip()}
+    values: dict[str, Any] = {
+        f: str(form.get(f, "")).strip() for f in DEAL_FIELDS if str(form.get(f, "")).strip()
+    }
+    if form.get("active_shown"):
+        values["active"] = form.get("active") == "on"
+    return values
 
 
 @router.post("/deals", response_class=HTMLResponse, response_model=None)
@@ -255,6 +267,18 @@ async def deal_update_submit(request: Request, uow: UowDep, ctx: Csrf, deal_id: 
             request, ctx, values=values, deal_id=deal_id, error=_problem(exc), status=422
         )
     audit_record(uow, actor=ctx.account, action="deal_update", detail={"code": deal.code})
+    uow.commit()
+    return RedirectResponse("/deals", status_code=303)
+
+
+@router.post("/deals/{deal_id}/retire", response_model=None)
+def deal_retire_submit(uow: UowDep, ctx: Csrf, deal_id: IdPath) -> Response:
+    """Retire a deal from its page, as ``DELETE /api/v1/deals/{id}`` does: switched off and
+    kept, since list items and redemptions name it."""
+    if not ctx.can("offers.manage"):
+        raise Forbidden(_("your role may not do this"))
+    deal = service.deal_retire(uow, deal_id=deal_id)
+    audit_record(uow, actor=ctx.account, action="deal_retire", detail={"code": deal.code})
     uow.commit()
     return RedirectResponse("/deals", status_code=303)
 
@@ -346,10 +370,47 @@ def cycle_page(request: Request, uow: UowDep, ctx: Reader, cycle_id: IdPath) -> 
     return _page(request, ctx, "offers/cycle.html", data)
 
 
-@router.get("/lists/{list_id}", response_class=HTMLResponse)
-def list_page(request: Request, uow: UowDep, ctx: Reader, list_id: IdPath) -> HTMLResponse:
-    """One member's list with each line's reason."""
+@router.get("/lists/{list_id}", response_model=None)
+def list_page(
+    request: Request,
+    uow: UowDep,
+    ctx: Reader,
+    list_id: IdPath,
+    format: Annotated[str, Query(pattern="^(html|pdf)$")] = "html",
+) -> Response:
+    """One member's list with each line's reason; ``format=pdf``: the sheet to print.
+
+    The printed sheet carries the member's name and member code, so handing it out is a
+    read of the member: it goes to the audit trail like a profile view (who, which member,
+    which page). Who may print is who may see the list.
+    """
+    if format == "pdf":
+        view, content = pdf.list_document(uow, list_id=list_id, fallback=ctx.locale)
+        audit_record(
+            uow,
+            actor=ctx.account,
+            action="list_print",
+            member_id=view.member_id,
+            page=str(request.url.path),
+            detail={"list_id": view.id, "code": view.code},
+        )
+        uow.commit()
+        return Response(
+            content,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="list-{view.code}.pdf"'},
+        )
     view = queries.list_view(uow, list_id=list_id, locale=ctx.locale)
+    # A list is drawn from the member's own purchases: seeing it is a read of the member.
+    audit_record(
+        uow,
+        actor=ctx.account,
+        action="list_view",
+        member_id=view.member_id,
+        page=str(request.url.path),
+        detail={"list_id": view.id},
+    )
+    uow.commit()
     return _page(request, ctx, "offers/list.html", {"l": view})
 
 
