@@ -82,6 +82,10 @@ SALES = {"admin", "marketing", "service_desk", "store_manager", "analyst"}
 INSIGHTS = {"admin", "marketing", "analyst", "store_manager"}
 OFFERS = {"admin", "marketing", "analyst", "store_manager", "service_desk"}
 MATRIX = [
+    # staff administration
+    ("POST", "/api/v1/staff/{staff_id}/password-reset", None, {"admin"}),
+    ("POST", "/api/v1/staff/{staff_id}/unlock", None, {"admin"}),
+    ("POST", "/api/v1/staff/{staff_id}/role", {"role": "admin"}, {"admin"}),
     ("GET", "/api/v1/members", None, READERS),
     ("POST", "/api/v1/members", {"card_no": "MATRIX01"}, WRITERS),
     ("GET", "/api/v1/members/{member_id}", None, READERS),

@@ -1,5 +1,6 @@
 """Staff accounts and the audit trail on the command line: ``regulars staff
-create-admin|list|add|disable|enable`` and ``regulars audit list``.
+create-admin|list|add|disable|enable|reset-password|unlock|set-role`` and ``regulars audit
+list``.
 
 The same services as the /staff and /audit pages and the staff API; every change is
 audited with the actor ``cli``. Headings and messages are catalogue messages in the
@@ -29,7 +30,10 @@ from regulars.staff import audit, rules, service
 from regulars.staff.schemas import StaffCreate
 
 console = Console()
-staff_app = typer.Typer(help="Staff accounts: list, add, disable, enable.", no_args_is_help=True)
+staff_app = typer.Typer(
+    help="Staff accounts: list, add, disable, enable, reset a password, unlock, set the role.",
+    no_args_is_help=True,
+)
 audit_app = typer.Typer(help="The audit trail: who did or saw what, when.", no_args_is_help=True)
 
 
@@ -163,6 +167,57 @@ def staff_disable(username: Annotated[str, typer.Argument(help="the login name")
 def staff_enable(username: Annotated[str, typer.Argument(help="the login name")]) -> None:
     """Enable a disabled account again (audited)."""
     _set_active(username, active=True)
+
+
+@staff_app.command("reset-password")
+def staff_reset_password(username: Annotated[str, typer.Argument(help="the login name")]) -> None:
+    """Reset a forgotten password and print the one-time password (shown once; the lockout
+    is lifted, sessions and tokens end; audited)."""
+    with context.new_uow() as uow:
+        try:
+            account = service.staff_by_username(uow, username=username)
+            _account, one_time = service.staff_reset_password(uow, staff_id=account.id)
+        except DomainError as exc:
+            fail(exc)
+        uow.commit()
+    console.print(escape(_t(_("Password of {username} reset."), username=username)))
+    console.print(f"{escape(_t(_('One-time password (shown once):')))} [bold]{one_time}[/bold]")
+
+
+@staff_app.command("unlock")
+def staff_unlock(username: Annotated[str, typer.Argument(help="the login name")]) -> None:
+    """Lift a lockout after repeated failed logins (audited)."""
+    with context.new_uow() as uow:
+        try:
+            account = service.staff_by_username(uow, username=username)
+            service.staff_unlock(uow, staff_id=account.id)
+        except DomainError as exc:
+            fail(exc)
+        uow.commit()
+    console.print(escape(_t(_("Account {username} unlocked."), username=username)))
+
+
+@staff_app.command("set-role")
+def staff_set_role(
+    username: Annotated[str, typer.Argument(help="the login name")],
+    role: Annotated[str, typer.Argument(help=", ".join(rules.ROLES))],
+    store: Annotated[
+        list[str] | None,
+        typer.Option(help="store code a store manager works in (repeatable; replaces the old)"),
+    ] = None,
+) -> None:
+    """Set an account's role and stores (audited with the old and new ones)."""
+    with context.new_uow() as uow:
+        try:
+            account = service.staff_by_username(uow, username=username)
+            store_ids = [catalog_queries.store_by_code(uow.session, code=c).id for c in store or []]
+            service.staff_set_role(uow, staff_id=account.id, role=role, store_ids=store_ids)
+        except DomainError as exc:
+            fail(exc)
+        uow.commit()
+    label = _t(rules.role_label(role))
+    message = _t(_("Account {username} is now: {role}."), username=username, role=label)
+    console.print(escape(message))
 
 
 @audit_app.command("list")

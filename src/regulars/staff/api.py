@@ -1,12 +1,13 @@
-"""Staff API: login for a bearer token, accounts (admin), the audit trail (admin), and the
-permission dependency."""
+"""Staff API: login for a bearer token, accounts and their administration (admin: enable,
+disable, reset a password, unlock, set the role and stores), the audit trail (admin), and
+the permission dependency."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Security
+from fastapi import APIRouter, Depends, Query, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from regulars.core.errors import Forbidden, Unauthorized
@@ -20,8 +21,10 @@ from regulars.staff.schemas import (
     AuditRead,
     AwareTime,
     LoginRequest,
+    RoleSet,
     StaffCreate,
     StaffCreated,
+    StaffPasswordReset,
     StaffRead,
     TokenRead,
 )
@@ -108,6 +111,48 @@ def set_active(
         action="staff_active",
         page=str(request.url.path),
         detail={"staff_id": staff_id, "active": data.active},
+    )
+    uow.commit()
+    return account
+
+
+@router.post("/{staff_id}/password-reset", response_model=StaffPasswordReset)
+def reset_password(
+    request: Request, response: Response, uow: UowDep, staff_id: IdPath, who: Admin
+) -> StaffPasswordReset:
+    """Reset a colleague's forgotten password (admin; not one's own): the one-time password
+    comes back once and must be replaced at the next login; the lockout is lifted, the
+    account's sessions and tokens end. Audited as ``staff_password_reset``."""
+    account, one_time = service.staff_reset_password(
+        uow, staff_id=staff_id, by=who, page=str(request.url.path)
+    )
+    uow.commit()
+    response.headers["Cache-Control"] = "no-store"  # the password must not linger in a cache
+    read = StaffRead.model_validate(account).model_dump()
+    return StaffPasswordReset.model_validate({**read, "one_time_password": one_time})
+
+
+@router.post("/{staff_id}/unlock", response_model=StaffRead)
+def unlock(request: Request, uow: UowDep, staff_id: IdPath, who: Admin) -> StaffAccount:
+    """Lift a lockout after repeated failed logins (admin). Audited as ``staff_unlock``."""
+    account = service.staff_unlock(uow, staff_id=staff_id, by=who, page=str(request.url.path))
+    uow.commit()
+    return account
+
+
+@router.post("/{staff_id}/role", response_model=StaffRead)
+def set_role(
+    request: Request, uow: UowDep, staff_id: IdPath, data: RoleSet, who: Admin
+) -> StaffAccount:
+    """Set an account's role and stores (admin; a store manager needs a store; an admin
+    keeps their own role, and the last active admin stays one). Audited as ``staff_role``."""
+    account = service.staff_set_role(
+        uow,
+        staff_id=staff_id,
+        role=data.role,
+        store_ids=data.store_ids,
+        by=who,
+        page=str(request.url.path),
     )
     uow.commit()
     return account

@@ -60,3 +60,9 @@ ROLE_LABELS: dict[str, str] = {
 def role_label(role: str) -> str:
     """The catalogue id of a role's display name."""
     return ROLE_LABELS.get(role, role)
+
+
+def needs_store(role: str) -> bool:
+    """Tell whether ``role`` must keep at least one store: a store manager without one
+    would see no receipts and manage no till."""
+    return role == "store_manager"

@@ -48,6 +48,7 @@ class StaffRead(ReadSchema):
     locale: str
     active: bool
     must_change_password: bool
+    locked_until: datetime | None = None
     created_at: datetime
 
 
@@ -76,6 +77,19 @@ class ActiveSet(Schema):
     """Enable (``true``) or disable (``false``) an account."""
 
     active: bool
+
+
+class RoleSet(Schema):
+    """An account's role and the stores it works in (a store manager needs at least one)."""
+
+    role: Role
+    store_ids: Annotated[list[Id], Field(max_length=500)] = []
+
+
+class StaffPasswordReset(StaffRead):
+    """An account whose password an admin reset, with the one-time password (shown once)."""
+
+    one_time_password: str
 
 
 class AuditRead(ReadSchema):

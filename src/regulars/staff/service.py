@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, select
+from sqlalchemy import Integer, column, delete, select, table
 
 from regulars.core.errors import Conflict, InvalidInput, NotFound, RuleViolation, Unauthorized
 from regulars.core.i18n import _
+from regulars.core.schemas import MAX_ID
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
-from regulars.staff import rules, sessions
+from regulars.staff import audit, rules, sessions
 from regulars.staff.models import StaffAccount, StaffToken
 from regulars.staff.schemas import StaffCreate
 
 _hasher = PasswordHasher()
 MIN_PASSWORD = 10
+# The catalogue's store table, named rather than imported: the catalogue sits above staff in
+# the layers, and an account's stores only need checking for existence.
+_STORE = table("store", column("id", Integer))
 
 
 def staff_create(uow: UnitOfWork, *, data: StaffCreate) -> tuple[StaffAccount, str | None]:
@@ -178,18 +183,158 @@ def staff_set_active(
         raise RuleViolation(_("you cannot disable your own account"), field="active")
     account = staff_get(uow, staff_id=staff_id)
     if not active and account.active and account.role == "admin":
-        admins = uow.session.scalar(
-            select(func.count())
-            .select_from(StaffAccount)
-            .where(StaffAccount.role == "admin", StaffAccount.active.is_(True))
-        )
-        if (admins or 0) <= 1:
-            raise RuleViolation(
-                _("the last active administrator cannot be disabled"), field="active"
-            )
+        _keep_an_admin(uow, field="active")
     account.active = active
     if not active:
-        sessions.sessions_end_for(uow, staff_id=account.id)
-        uow.session.execute(delete(StaffToken).where(StaffToken.staff_id == account.id))
+        _end_access(uow, account=account)
     uow.flush()
+    return account
+
+
+def _keep_an_admin(uow: UnitOfWork, *, field: str) -> None:
+    """Refuse to take away the last active administrator: nobody could manage staff then.
+
+    The active admins' rows are locked (on PostgreSQL) until the transaction ends, so two
+    admins demoting or disabling each other at once cannot both see the other still there.
+    """
+    admins = uow.session.scalars(
+        select(StaffAccount.id)
+        .where(StaffAccount.role == "admin", StaffAccount.active.is_(True))
+        .with_for_update()
+    ).all()
+    if len(admins) <= 1:
+        message = (
+            _("the last active administrator cannot be disabled")
+            if field == "active"
+            else _("the last active administrator must stay an administrator")
+        )
+        raise RuleViolation(message, field=field)
+
+
+def _end_access(uow: UnitOfWork, *, account: StaffAccount) -> None:
+    """End an account's browser sessions and delete its API tokens."""
+    sessions.sessions_end_for(uow, staff_id=account.id)
+    uow.session.execute(delete(StaffToken).where(StaffToken.staff_id == account.id))
+
+
+def _actor(by: StaffAccount | None) -> StaffAccount | str:
+    """Who the audit trail names: the admin asking, or ``cli`` for the command line."""
+    return by if by is not None else "cli"
+
+
+def staff_reset_password(
+    uow: UnitOfWork, *, staff_id: int, by: StaffAccount | None = None, page: str = "cli"
+) -> tuple[StaffAccount, str]:
+    """Give a colleague who forgot their password a one-time one; returns the account and
+    the password, to be shown once (only its hash is kept).
+
+    They must replace it at their next login, as after their account was made. The lockout
+    is lifted too, or they could not use it for a while; their sessions end and their API
+    tokens are deleted, since a reset often means the old password got out. An admin may
+    not reset their own: the password page asks for the current one, and a reset here
+    would let whoever holds a stolen session take the account over. Audited as
+    ``staff_password_reset`` by ``by`` (``cli`` when none) on ``page``, never the password:
+    here rather than at each entrypoint, so the page, the API and the CLI record alike.
+    """
+    if by is not None and by.id == staff_id:
+        raise RuleViolation(_("change your own password on the password page"), field="staff_id")
+    account = staff_get(uow, staff_id=staff_id)
+    one_time = secrets.token_urlsafe(12)
+    account.password_hash = _hasher.hash(one_time)
+    account.must_change_password = True
+    account.failed_logins = 0
+    account.locked_until = None
+    _end_access(uow, account=account)
+    uow.flush()
+    audit.audit_record(
+        uow,
+        actor=_actor(by),
+        action="staff_password_reset",
+        page=page,
+        detail={"staff_id": account.id, "username": account.username},
+    )
+    return account, one_time
+
+
+def staff_is_locked(account: StaffAccount) -> bool:
+    """Tell whether repeated failed logins lock the account right now."""
+    return account.locked_until is not None and account.locked_until > utcnow()
+
+
+def staff_unlock(
+    uow: UnitOfWork, *, staff_id: int, by: StaffAccount | None = None, page: str = "cli"
+) -> StaffAccount:
+    """Lift a lockout after repeated failed logins now instead of when it runs out, and
+    forget the failures counted so far. Sessions are left alone: unlocking grants nothing
+    new. Audited as ``staff_unlock``, saying whether the account was locked."""
+    account = staff_get(uow, staff_id=staff_id)
+    was_locked = staff_is_locked(account)
+    account.failed_logins = 0
+    account.locked_until = None
+    uow.flush()
+    audit.audit_record(
+        uow,
+        actor=_actor(by),
+        action="staff_unlock",
+        page=page,
+        detail={"staff_id": account.id, "username": account.username, "was_locked": was_locked},
+    )
+    return account
+
+
+def staff_set_role(
+    uow: UnitOfWork,
+    *,
+    staff_id: int,
+    role: str,
+    store_ids: Sequence[int],
+    by: StaffAccount | None = None,
+    page: str = "cli",
+) -> StaffAccount:
+    """Give an account a role and its stores (the stores a store manager works in).
+
+    The role must be one of ``rules.ROLES`` and every store must exist; a store manager
+    needs at least one (``rules.needs_store``). An admin may not take the role from their
+    own account, nor may the last active administrator lose it, from anywhere. Sessions
+    and tokens carry on: every request reads the role afresh, so the new one applies at
+    once. Audited as ``staff_role`` with the role and stores before and after.
+    """
+    if role not in rules.ROLES:
+        raise InvalidInput(_("unknown role {role}"), field="role", role=role)
+    stores = list(dict.fromkeys(store_ids))
+    bad = [i for i in stores if not 1 <= i <= MAX_ID]
+    if bad:
+        ids = ", ".join(str(i) for i in bad)
+        raise InvalidInput(_("no store with id {ids}"), field="store_ids", ids=ids)
+    known: set[int] = set(uow.session.scalars(select(_STORE.c.id).where(_STORE.c.id.in_(stores))))
+    unknown = [i for i in stores if i not in known]
+    if unknown:
+        ids = ", ".join(str(i) for i in unknown)
+        raise InvalidInput(_("no store with id {ids}"), field="store_ids", ids=ids)
+    if rules.needs_store(role) and not stores:
+        raise RuleViolation(_("a store manager needs at least one store"), field="store_ids")
+    if by is not None and by.id == staff_id and role != "admin":
+        raise RuleViolation(
+            _("you cannot take the administrator role from your own account"), field="role"
+        )
+    account = staff_get(uow, staff_id=staff_id)
+    if account.role == "admin" and role != "admin" and account.active:
+        _keep_an_admin(uow, field="role")
+    before = {"role": account.role, "store_ids": list(account.store_ids or [])}
+    account.role = role
+    account.store_ids = stores
+    uow.flush()
+    audit.audit_record(
+        uow,
+        actor=_actor(by),
+        action="staff_role",
+        page=page,
+        detail={
+            "staff_id": account.id,
+            "username": account.username,
+            "role": role,
+            "store_ids": stores,
+            "before": before,
+        },
+    )
     return account

@@ -1,4 +1,5 @@
-"""Staff pages: login, logout, language, password, staff management, audit log.
+"""Staff pages: login, logout, language, password, staff management (create, enable or
+disable, reset a password, unlock, set the role and stores), audit log.
 
 Also the building blocks every domain's pages use: the logged-in staff member
 (:func:`page_staff`), permission checks (:func:`page_require`), CSRF checks
@@ -17,10 +18,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from regulars.core.errors import DomainError, Forbidden, Unauthorized
+from regulars.core.errors import DomainError, Forbidden, InvalidInput, Unauthorized
 from regulars.core.i18n import _, normalise_locale
 from regulars.core.templating import render
 from regulars.core.timeutil import as_utc
+from regulars.core.uow import UnitOfWork
 from regulars.core.web import IdPath, UowDep
 from regulars.staff import audit, rules, service, sessions
 from regulars.staff.models import StaffAccount, StaffSession
@@ -231,15 +233,28 @@ def home(request: Request, ctx: Staff) -> HTMLResponse:
 Admin = Annotated[PageContext, Depends(page_require("staff.manage"))]
 
 
+def _staff_page(
+    request: Request, uow: UnitOfWork, ctx: PageContext, *, status_code: int = 200, **shown: Any
+) -> HTMLResponse:
+    """The staff accounts page, with what the last form did (``error``, ``created`` or
+    ``reset``: an account and its one-time password, shown this once)."""
+    accounts = service.staff_list(uow)
+    data: dict[str, Any] = {
+        "accounts": accounts,
+        "roles": rules.ROLES,
+        "locked": {a.id for a in accounts if service.staff_is_locked(a)},
+        "error": None,
+        "created": None,
+        "reset": None,
+        **shown,
+    }
+    return page(request, ctx, "staff/staff.html", data, status_code=status_code)
+
+
 @router.get("/staff", response_class=HTMLResponse)
 def staff_page(request: Request, uow: UowDep, ctx: Admin) -> HTMLResponse:
     """Staff accounts (admin)."""
-    return page(
-        request,
-        ctx,
-        "staff/staff.html",
-        {"accounts": service.staff_list(uow), "roles": rules.ROLES, "error": None, "created": None},
-    )
+    return _staff_page(request, uow, ctx)
 
 
 @router.post("/staff", response_class=HTMLResponse)
@@ -279,15 +294,8 @@ def staff_create_page(
     except (DomainError, ValueError) as exc:
         uow.rollback()
         error = exc
-    accounts = service.staff_list(uow)
     status = 201 if created else 422
-    return page(
-        request,
-        ctx,
-        "staff/staff.html",
-        {"accounts": accounts, "roles": rules.ROLES, "error": error, "created": created},
-        status_code=status,
-    )
+    return _staff_page(request, uow, ctx, status_code=status, error=error, created=created)
 
 
 @router.post("/staff/{staff_id}/active", response_model=None)
@@ -305,6 +313,64 @@ def staff_toggle(
         page="/staff",
         detail={"staff_id": staff_id, "active": active},
     )
+    uow.commit()
+    return RedirectResponse("/staff", status_code=303)
+
+
+@router.post("/staff/{staff_id}/password-reset", response_class=HTMLResponse)
+def staff_reset_page(request: Request, uow: UowDep, ctx: Csrf, staff_id: IdPath) -> HTMLResponse:
+    """Reset a colleague's password and show the one-time password once (admin)."""
+    if not ctx.can("staff.manage"):
+        raise Forbidden(_("your role may not do this"))
+    try:
+        reset = service.staff_reset_password(uow, staff_id=staff_id, by=ctx.account, page="/staff")
+    except DomainError as exc:
+        uow.rollback()
+        return _staff_page(request, uow, ctx, status_code=exc.status_code, error=exc)
+    uow.commit()
+    answer = _staff_page(request, uow, ctx, reset=reset)
+    answer.headers["Cache-Control"] = "no-store"  # the password must not linger in a cache
+    return answer
+
+
+@router.post("/staff/{staff_id}/unlock", response_model=None)
+def staff_unlock_page(uow: UowDep, ctx: Csrf, staff_id: IdPath) -> RedirectResponse:
+    """Lift a lockout after repeated failed logins (admin)."""
+    if not ctx.can("staff.manage"):
+        raise Forbidden(_("your role may not do this"))
+    service.staff_unlock(uow, staff_id=staff_id, by=ctx.account, page="/staff")
+    uow.commit()
+    return RedirectResponse("/staff", status_code=303)
+
+
+def _store_ids(text: str) -> list[int]:
+    """Store ids typed as the new-account form takes them: numbers, commas or spaces between."""
+    parts = text.replace(",", " ").split()
+    if not all(p.isdigit() and len(p) <= 10 for p in parts):
+        raise InvalidInput(_("store ids are numbers separated by commas"), field="store_ids")
+    return [int(p) for p in parts]
+
+
+@router.post("/staff/{staff_id}/role", response_model=None)
+def staff_role_page(
+    request: Request,
+    uow: UowDep,
+    ctx: Csrf,
+    staff_id: IdPath,
+    role: Annotated[str, Form(max_length=20)],
+    store_ids: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Set an account's role and stores (admin); a refusal is shown on the page."""
+    if not ctx.can("staff.manage"):
+        raise Forbidden(_("your role may not do this"))
+    try:
+        stores = _store_ids(store_ids)
+        service.staff_set_role(
+            uow, staff_id=staff_id, role=role, store_ids=stores, by=ctx.account, page="/staff"
+        )
+    except DomainError as exc:
+        uow.rollback()
+        return _staff_page(request, uow, ctx, status_code=exc.status_code, error=exc)
     uow.commit()
     return RedirectResponse("/staff", status_code=303)
 
