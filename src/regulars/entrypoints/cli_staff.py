@@ -10,22 +10,22 @@ configured language (``REGULARS_DEFAULT_LOCALE``), like the domain errors.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Column, Table
+from rich.table import Table
 
 from regulars.catalog import queries as catalog_queries
-from regulars.core.config import get_settings
 from regulars.core.errors import DomainError
-from regulars.core.i18n import _, translate
+from regulars.core.i18n import _
 from regulars.core.templating import local_time
 from regulars.core.uow import UnitOfWork
 from regulars.entrypoints import context
 from regulars.entrypoints.cli_errors import fail
+from regulars.entrypoints.cli_text import fold, say
 from regulars.staff import audit, rules, service
 from regulars.staff.schemas import StaffCreate
 
@@ -35,16 +35,6 @@ staff_app = typer.Typer(
     no_args_is_help=True,
 )
 audit_app = typer.Typer(help="The audit trail: who did or saw what, when.", no_args_is_help=True)
-
-
-def _t(message: str, **params: Any) -> str:
-    """A catalogue message in the configured language."""
-    return translate(message, get_settings().default_locale, **params)
-
-
-def _col(heading: str) -> Column:
-    """A column that folds a long value onto more lines on a narrow terminal, never cuts it."""
-    return Column(heading, overflow="fold")
 
 
 @staff_app.command("create-admin")
@@ -66,13 +56,13 @@ def staff_list() -> None:
     """Every staff account: username, name, role, stores, language, active, last login."""
     table = Table(
         "id",
-        _col(_t(_("Username"))),
-        _col(_t(_("Name"))),
-        _col(_t(_("Role"))),
-        _col(_t(_("Stores"))),
-        _col(_t(_("Language"))),
-        _col(_t(_("Active"))),
-        _col(_t(_("Last login"))),
+        fold(say(_("Username"))),
+        fold(say(_("Name"))),
+        fold(say(_("Role"))),
+        fold(say(_("Stores"))),
+        fold(say(_("Language"))),
+        fold(say(_("Active"))),
+        fold(say(_("Last login"))),
     )
     with context.new_uow() as uow:
         accounts = service.staff_list(uow)
@@ -83,15 +73,15 @@ def staff_list() -> None:
                 str(a.id),
                 a.username,
                 escape(a.display_name),
-                _t(rules.role_label(a.role)),
+                say(rules.role_label(a.role)),
                 ", ".join(codes.get(i, str(i)) for i in a.store_ids),
                 a.locale,
-                _t(_("yes")) if a.active else _t(_("no")),
+                say(_("yes")) if a.active else say(_("no")),
                 local_time(last_login.get(a.id)),
             )
     console.print(table)
     if not accounts:
-        console.print(_t(_("Nothing found.")))
+        console.print(say(_("Nothing found.")))
 
 
 @staff_app.command("add")
@@ -128,9 +118,11 @@ def staff_add(
             detail={"username": account.username, "role": account.role},
         )
         uow.commit()
-    console.print(escape(_t(_("Account {username} created."), username=username)))
+    console.print(escape(say(_("Account {username} created."), username=username)))
     if one_time:
-        console.print(f"{escape(_t(_('One-time password (shown once):')))} [bold]{one_time}[/bold]")
+        console.print(
+            f"{escape(say(_('One-time password (shown once):')))} [bold]{one_time}[/bold]"
+        )
 
 
 def _set_active(username: str, *, active: bool) -> None:
@@ -144,7 +136,7 @@ def _set_active(username: str, *, active: bool) -> None:
         _audit_active(uow, staff_id=account.id, active=active)
         uow.commit()
     message = _("Account {username} enabled.") if active else _("Account {username} disabled.")
-    console.print(escape(_t(message, username=username)))
+    console.print(escape(say(message, username=username)))
 
 
 def _audit_active(uow: UnitOfWork, *, staff_id: int, active: bool) -> None:
@@ -180,8 +172,8 @@ def staff_reset_password(username: Annotated[str, typer.Argument(help="the login
         except DomainError as exc:
             fail(exc)
         uow.commit()
-    console.print(escape(_t(_("Password of {username} reset."), username=username)))
-    console.print(f"{escape(_t(_('One-time password (shown once):')))} [bold]{one_time}[/bold]")
+    console.print(escape(say(_("Password of {username} reset."), username=username)))
+    console.print(f"{escape(say(_('One-time password (shown once):')))} [bold]{one_time}[/bold]")
 
 
 @staff_app.command("unlock")
@@ -194,7 +186,7 @@ def staff_unlock(username: Annotated[str, typer.Argument(help="the login name")]
         except DomainError as exc:
             fail(exc)
         uow.commit()
-    console.print(escape(_t(_("Account {username} unlocked."), username=username)))
+    console.print(escape(say(_("Account {username} unlocked."), username=username)))
 
 
 @staff_app.command("set-role")
@@ -215,8 +207,8 @@ def staff_set_role(
         except DomainError as exc:
             fail(exc)
         uow.commit()
-    label = _t(rules.role_label(role))
-    message = _t(_("Account {username} is now: {role}."), username=username, role=label)
+    label = say(rules.role_label(role))
+    message = say(_("Account {username} is now: {role}."), username=username, role=label)
     console.print(escape(message))
 
 
@@ -230,12 +222,12 @@ def audit_list(
     """Audit events, newest first, times in the chain's time zone."""
     table = Table(
         "id",
-        _col(_t(_("Time"))),
-        _col(_t(_("Staff"))),
-        _col(_t(_("Action"))),
-        _col(_t(_("Member id"))),
-        _col(_t(_("Page"))),
-        _col(_t(_("Detail"))),
+        fold(say(_("Time"))),
+        fold(say(_("Staff"))),
+        fold(say(_("Action"))),
+        fold(say(_("Member id"))),
+        fold(say(_("Page"))),
+        fold(say(_("Detail"))),
     )
     with context.new_uow() as uow:
         events = audit.audit_search(
@@ -253,4 +245,4 @@ def audit_list(
             )
     console.print(table)
     if not events:
-        console.print(_t(_("Nothing found.")))
+        console.print(say(_("Nothing found.")))
