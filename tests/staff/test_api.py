@@ -225,6 +225,9 @@ MATRIX = [
     ("POST", "/api/v1/jobs/{name}/run", None, {"admin"}),
     # lists and deals
     ("GET", "/api/v1/lists/{list_id}/pdf", None, OFFERS),
+    # scoring settings
+    ("GET", "/api/v1/insights/settings", None, {"admin", "marketing", "analyst", "store_manager"}),
+    ("PUT", "/api/v1/insights/settings", {"rfm_recency": [7, 30, 90, 180]}, {"admin", "analyst"}),
 ]
 # Routes any caller may use, or that authenticate tills rather than staff.
 OPEN = {
