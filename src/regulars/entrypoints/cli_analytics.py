@@ -15,19 +15,25 @@ from typing import Annotated, Any
 
 import polars as pl
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from regulars.analytics.extract import extract_to_parquet
 from regulars.core.config import get_settings
+from regulars.core.errors import DomainError
 from regulars.core.i18n import _, translate
 from regulars.core.labels import label
 from regulars.core.timeutil import as_utc
 from regulars.entrypoints import context
+from regulars.entrypoints.cli_errors import fail
 from regulars.entrypoints.cli_text import say
+from regulars.insights import service as insights_service
 from regulars.insights.queries import members_scored, run_get, run_latest
+from regulars.insights.schemas import InsightSettingsUpdate
 from regulars.jobs.analytics import Computed, analytics_compute, analytics_run, data_end
+from regulars.staff.audit import audit_record
 
 console = Console()
 err = Console(stderr=True)
@@ -193,7 +199,11 @@ def _computed(engine: EngineName, master: str | None, as_of: str | None) -> Comp
         with context.new_uow() as uow:
             when = _as_of(as_of) or data_end(uow)
             snapshot = extract_to_parquet(uow.session.connection(), work, as_of=when)
-        return analytics_compute(snapshot, engine=engine.value, master=master, parquet_dir=work)
+            settings = insights_service.settings_get(uow)
+            uow.session.expunge(settings)
+        return analytics_compute(
+            snapshot, engine=engine.value, master=master, parquet_dir=work, settings=settings
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -224,3 +234,73 @@ for _name, _doc in (
     ("life_stage", "Household signals (baby, pet …) for members who consented to analytics."),
 ):
     _frame_command(_name, _doc)
+
+
+def _cut_option(text: str | None) -> list[str] | None:
+    """``7,30,90,180`` as four values; ``quintiles`` (or empty) as None."""
+    if text is None or text.strip().lower() in ("", "quintiles"):
+        return None
+    return [part.strip() for part in text.split(",")]
+
+
+@analytics_app.command("settings")
+def settings(
+    recency: Annotated[
+        str | None, typer.Option(help="days since the last visit, e.g. 7,30,90,180; or quintiles")
+    ] = None,
+    frequency: Annotated[
+        str | None, typer.Option(help="receipts, e.g. 2,4,8,16; or quintiles")
+    ] = None,
+    monetary: Annotated[
+        str | None, typer.Option(help="spend in yuan, e.g. 200,500,1000,3000; or quintiles")
+    ] = None,
+    platinum: Annotated[float | None, typer.Option(help="share of members, %")] = None,
+    gold: Annotated[float | None, typer.Option(help="share of members, %")] = None,
+    iron: Annotated[float | None, typer.Option(help="share of members, %")] = None,
+) -> None:
+    """Show, or change, how runs score members: RFM by quintiles or by four fixed cut
+    points per dimension, and the share of members in each pyramid tier (audited)."""
+    values: dict[str, Any] = {}
+    for name, text in (
+        ("rfm_recency", recency),
+        ("rfm_frequency", frequency),
+        ("rfm_monetary", monetary),
+    ):
+        if text is not None:
+            values[name] = _cut_option(text)
+    for name, share in (
+        ("pyramid_platinum", platinum),
+        ("pyramid_gold", gold),
+        ("pyramid_iron", iron),
+    ):
+        if share is not None:
+            values[name] = share / 100
+    with context.new_uow() as uow:
+        if values:
+            try:
+                data = InsightSettingsUpdate.model_validate(values)
+                found, changed = insights_service.settings_update(uow, data=data, actor="cli")
+            except (DomainError, ValidationError) as exc:
+                fail(exc, code=2)
+            if changed:
+                audit_record(
+                    uow, actor="cli", action="insight_settings", page="cli", detail=changed
+                )
+        else:
+            found = insights_service.settings_get(uow)
+        table = Table(say(_("Setting")), say(_("Value")))
+        quintiles = say(_("quintiles"))
+        for name, cuts in (
+            (_("Recency cut points (days)"), found.rfm_recency),
+            (_("Frequency cut points (receipts)"), found.rfm_frequency),
+            (_("Monetary cut points (yuan)"), found.rfm_monetary),
+        ):
+            table.add_row(say(name), ", ".join(f"{c:g}" for c in cuts) if cuts else quintiles)
+        for name, share in (
+            (_("Platinum: share of members (%)"), found.pyramid_platinum),
+            (_("Gold: share of members (%)"), found.pyramid_gold),
+            (_("Iron: share of members (%)"), found.pyramid_iron),
+        ):
+            table.add_row(say(name), f"{share * 100:g}")
+        uow.commit()
+    console.print(table)

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from regulars.core.errors import NotFound
 from regulars.core.i18n import _
 from regulars.core.web import IdPath, UowDep
-from regulars.insights import queries
+from regulars.insights import queries, service
 from regulars.insights.runner import runner_get
 from regulars.insights.schemas import (
+    InsightSettingsRead,
+    InsightSettingsUpdate,
     MemberInsightsRead,
     RunIn,
     RunRead,
@@ -72,6 +74,34 @@ def start_run(request: Request, uow: UowDep, data: RunIn, who: Runner) -> RunRea
         request.app.state.session_factory, engine=data.engine, started_by=who.username
     )
     return RunRead.model_validate(queries.run_get(uow.session, run_id=run_id))
+
+
+@router.get("/insights/settings", response_model=InsightSettingsRead)
+def scoring_settings(uow: UowDep, _who: Reader) -> InsightSettingsRead:
+    """How runs score members: RFM cut points (null: quintiles) and the pyramid's shares."""
+    read = InsightSettingsRead.model_validate(service.settings_get(uow))
+    uow.commit()
+    return read
+
+
+@router.put("/insights/settings", response_model=InsightSettingsRead)
+def scoring_settings_change(
+    request: Request, uow: UowDep, data: InsightSettingsUpdate, who: Runner
+) -> InsightSettingsRead:
+    """Change the fields sent (a cut list sent as null goes back to quintiles); the next
+    run uses them (audited, with the old and new values)."""
+    found, changed = service.settings_update(uow, data=data, actor=who.username)
+    if changed:
+        audit_record(
+            uow,
+            actor=who,
+            action="insight_settings",
+            page=str(request.url.path),
+            detail=changed,
+        )
+    read = InsightSettingsRead.model_validate(found)
+    uow.commit()
+    return read
 
 
 @router.get("/insights/members", response_model=ScoredPage)

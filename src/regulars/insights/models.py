@@ -101,3 +101,29 @@ class MemberSignal(Base):
     signal: Mapped[str] = mapped_column(String(30))
     score: Mapped[float] = mapped_column(Float)
     evidence: Mapped[str | None] = mapped_column(String(300))
+
+
+class InsightSettings(Base):
+    """How the analytics run scores members (one row, code ``default``).
+
+    ``rfm_recency`` / ``rfm_frequency`` / ``rfm_monetary``: four ascending cut points of
+    that RFM dimension (days; receipts; yuan), or NULL to score it by quintiles of the
+    chain's own members, the default. Fixed cut points keep a score's meaning from one run
+    to the next (a quintile moves with the customer base), which a chain wants once its
+    marketing has settled on what "frequent" means. ``pyramid_*``: the share of members in
+    the platinum, gold and iron tiers of the profit pyramid (lead takes the rest).
+    Each run copies the settings it used into its ``params``.
+    """
+
+    __tablename__ = "insight_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    rfm_recency: Mapped[list[float] | None] = mapped_column(JSON)
+    rfm_frequency: Mapped[list[float] | None] = mapped_column(JSON)
+    rfm_monetary: Mapped[list[float] | None] = mapped_column(JSON)
+    pyramid_platinum: Mapped[float] = mapped_column(Float, default=0.05)
+    pyramid_gold: Mapped[float] = mapped_column(Float, default=0.15)
+    pyramid_iron: Mapped[float] = mapped_column(Float, default=0.30)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(100))

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from itertools import pairwise
+from typing import Annotated, Any, Literal
 
-from regulars.core.schemas import ReadSchema, Schema
+from pydantic import Field, field_validator
+
+from regulars.core.i18n import _
+from regulars.core.schemas import ReadSchema, Schema, refuse
 
 
 class RunRead(ReadSchema):
@@ -76,3 +80,40 @@ class ScoredPage(Schema):
 
     total: int
     items: list[ScoreRead]
+
+
+# Four ascending cut points of one RFM dimension; ``None`` scores it by quintiles.
+Cuts = Annotated[list[Annotated[float, Field(ge=0, le=1e9)]], Field(min_length=4, max_length=4)]
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class InsightSettingsRead(ReadSchema):
+    """How the analytics run scores members (see ``models.InsightSettings``)."""
+
+    rfm_recency: list[float] | None
+    rfm_frequency: list[float] | None
+    rfm_monetary: list[float] | None
+    pyramid_platinum: float
+    pyramid_gold: float
+    pyramid_iron: float
+    updated_at: datetime
+    updated_by: str | None
+
+
+class InsightSettingsUpdate(Schema):
+    """New settings; fields left out keep their value, a cut list sent as null goes back
+    to quintiles."""
+
+    rfm_recency: Cuts | None = None
+    rfm_frequency: Cuts | None = None
+    rfm_monetary: Cuts | None = None
+    pyramid_platinum: Share | None = None
+    pyramid_gold: Share | None = None
+    pyramid_iron: Share | None = None
+
+    @field_validator("rfm_recency", "rfm_frequency", "rfm_monetary")
+    @classmethod
+    def _ascending(cls, cuts: list[float] | None) -> list[float] | None:
+        if cuts is not None and any(b <= a for a, b in pairwise(cuts)):
+            refuse(_("four cut points, each larger than the one before"))
+        return cuts

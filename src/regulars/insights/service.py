@@ -12,13 +12,14 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from regulars.core.errors import InvalidInput
 from regulars.core.i18n import _
 from regulars.core.timeutil import as_utc, utcnow
 from regulars.core.uow import UnitOfWork
-from regulars.insights.models import MemberScore, MemberSignal, ScoreRun
+from regulars.insights.models import InsightSettings, MemberScore, MemberSignal, ScoreRun
+from regulars.insights.schemas import InsightSettingsUpdate
 
 __all__ = ["SCORE_COLUMNS", "SIGNAL_COLUMNS", "run_fail", "run_start", "run_store"]
 
@@ -121,3 +122,46 @@ def run_fail(uow: UnitOfWork, run: ScoreRun, *, error: str) -> ScoreRun:
     run.error = error[:2000]
     uow.flush()
     return run
+
+
+def settings_get(uow: UnitOfWork) -> InsightSettings:
+    """The scoring settings, created with the defaults (quintiles; 5/15/30 %) on first use."""
+    found = uow.session.scalars(
+        select(InsightSettings).where(InsightSettings.code == "default")
+    ).first()
+    if found is None:
+        found = InsightSettings(
+            code="default", pyramid_platinum=0.05, pyramid_gold=0.15, pyramid_iron=0.30
+        )
+        uow.session.add(found)
+        uow.flush()
+    return found
+
+
+def settings_update(
+    uow: UnitOfWork, *, data: InsightSettingsUpdate, actor: str
+) -> tuple[InsightSettings, dict[str, Any]]:
+    """Change the fields sent (a cut list sent as null goes back to quintiles); returns the
+    row and what changed (old and new value per field), for the audit trail.
+
+    The three pyramid shares together must leave room for lead: at most every member.
+    """
+    found = settings_get(uow)
+    changed: dict[str, Any] = {}
+    for key in data.model_fields_set:
+        value = getattr(data, key)
+        if key.startswith("pyramid_") and value is None:
+            continue  # a share has no "default" of its own to go back to
+        if getattr(found, key) != value:
+            changed[key] = {"from": getattr(found, key), "to": value}
+            setattr(found, key, value)
+    if found.pyramid_platinum + found.pyramid_gold + found.pyramid_iron > 1:
+        raise InvalidInput(
+            _("platinum, gold and iron together can hold at most every member"),
+            field="pyramid_iron",
+        )
+    if changed:
+        found.updated_at = utcnow()
+        found.updated_by = actor
+    uow.flush()
+    return found, changed

@@ -6,18 +6,22 @@ from collections.abc import Collection
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
 from regulars.core.charts import bar_chart, line_chart
-from regulars.core.errors import Forbidden
+from regulars.core.errors import DomainError, Forbidden
 from regulars.core.i18n import _, translate
 from regulars.core.labels import label
+from regulars.core.reasons import invalid_input
 from regulars.core.uow import UnitOfWork
 from regulars.core.web import UowDep
-from regulars.insights import queries
+from regulars.insights import queries, service
 from regulars.insights.models import MemberScore, MemberSignal
 from regulars.insights.runner import runner_get
+from regulars.insights.schemas import InsightSettingsUpdate
 from regulars.members.extensions import Panel
+from regulars.staff.audit import audit_record
 from regulars.staff.web import Csrf, PageContext, page, page_require
 
 router = APIRouter(include_in_schema=False)
@@ -173,6 +177,79 @@ def overview(
             else []
         )
     return page(request, ctx, "insights/overview.html", data)
+
+
+SCORING_CUTS = ("rfm_recency", "rfm_frequency", "rfm_monetary")
+SCORING_SHARES = ("pyramid_platinum", "pyramid_gold", "pyramid_iron")
+
+
+def _settings_page(
+    request: Request,
+    uow: UnitOfWork,
+    ctx: PageContext,
+    *,
+    values: dict[str, str] | None = None,
+    error: DomainError | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    found = service.settings_get(uow)
+    shown = values or {
+        **{f: ", ".join(f"{c:g}" for c in getattr(found, f) or []) for f in SCORING_CUTS},
+        **{f: f"{getattr(found, f) * 100:g}" for f in SCORING_SHARES},
+    }
+    data = {"s": found, "v": shown, "error": error}
+    return page(request, ctx, "insights/settings.html", data, status_code=status)
+
+
+@router.get("/insights/settings", response_class=HTMLResponse)
+def settings_page(request: Request, uow: UowDep, ctx: Reader) -> HTMLResponse:
+    """How runs score members: RFM by quintiles or by fixed cut points, and the share of
+    members in each pyramid tier; admins and analysts change them."""
+    response = _settings_page(request, uow, ctx)
+    uow.commit()  # keeps the defaults made on first use
+    return response
+
+
+def _scoring_form(form: dict[str, str]) -> InsightSettingsUpdate:
+    """The form as an update: an empty cut field goes back to quintiles, shares are in %."""
+    values: dict[str, Any] = {}
+    for name in SCORING_CUTS:
+        text = form.get(name, "").replace("，", ",").strip()
+        values[name] = [part.strip() for part in text.split(",")] if text else None
+    for name in SCORING_SHARES:
+        text = form.get(name, "").strip()
+        if text:
+            try:
+                values[name] = float(text) / 100
+            except ValueError:
+                values[name] = text  # let the schema name the field
+    return InsightSettingsUpdate.model_validate(values)
+
+
+@router.post("/insights/settings", response_class=HTMLResponse, response_model=None)
+async def settings_submit(request: Request, uow: UowDep, ctx: Csrf) -> Response:
+    """Save the scoring settings; the next run uses them (audited)."""
+    if not ctx.can("analytics.run"):
+        raise Forbidden(_("your role may not do this"))
+    form = {k: str(v)[:200] for k, v in (await request.form()).items()}
+    try:
+        _found, changed = service.settings_update(
+            uow, data=_scoring_form(form), actor=ctx.account.username
+        )
+    except (DomainError, ValidationError) as exc:
+        uow.rollback()
+        problem = exc if isinstance(exc, DomainError) else invalid_input(exc)
+        return _settings_page(request, uow, ctx, values=form, error=problem, status=422)
+    if changed:
+        audit_record(
+            uow,
+            actor=ctx.account,
+            action="insight_settings",
+            page=str(request.url.path),
+            detail=changed,
+        )
+    uow.commit()
+    return RedirectResponse("/insights/settings?saved=1", status_code=303)
 
 
 @router.get("/insights/members", response_class=HTMLResponse)

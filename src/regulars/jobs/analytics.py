@@ -22,14 +22,23 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from regulars.analytics.extract import Snapshot, extract_to_parquet
 from regulars.analytics.nightly import NightlyOptions, NightlyResult, engine_named, nightly
+from regulars.analytics.pyramid import PyramidCuts
+from regulars.analytics.rfm import RfmCuts
 from regulars.core.config import get_settings
 from regulars.core.timeutil import as_utc, utcnow
 from regulars.core.uow import UnitOfWork
 from regulars.insights import service as insights
-from regulars.insights.models import ScoreRun
+from regulars.insights.models import InsightSettings, ScoreRun
 from regulars.sales.models import Receipt
 
-__all__ = ["Computed", "analytics_compute", "analytics_run", "analytics_run_in", "nightly_job"]
+__all__ = [
+    "Computed",
+    "analytics_compute",
+    "analytics_run",
+    "analytics_run_in",
+    "nightly_job",
+    "scoring_options",
+]
 
 CLV_HORIZON_DAYS = 90
 CLV_BANDS = (0, 50, 100, 200, 500, 1000, 2000, 5000)
@@ -143,8 +152,10 @@ def analytics_compute(
     engine: str = "local",
     master: str | None = None,
     parquet_dir: Path | None = None,
+    settings: InsightSettings | None = None,
 ) -> Computed:
-    """Run every analysis on ``snapshot`` with the chosen engine.
+    """Run every analysis on ``snapshot`` with the chosen engine and scoring ``settings``
+    (RFM cut points, pyramid shares; the defaults when ``None``).
 
     Spark reads the snapshot's Parquet files itself (``parquet_dir``) so the history never
     passes through the driver; the local engine takes the frames already in memory.
@@ -153,7 +164,7 @@ def analytics_compute(
     tables: dict[str, Any] = dict(snapshot.tables)
     if engine == "spark" and parquet_dir is not None:
         tables = {name: parquet_dir / f"{name}.parquet" for name in snapshot.tables}
-    options = NightlyOptions(clv_horizon_days=float(CLV_HORIZON_DAYS))
+    options = scoring_options(settings)
     result = nightly(runner, tables, as_of=snapshot.as_of, options=options)
     return Computed(
         scores=_scores(result),
@@ -161,6 +172,42 @@ def analytics_compute(
         summary=_summary(result),
         frames=result.frames(),
     )
+
+
+def scoring_options(settings: InsightSettings | None) -> NightlyOptions:
+    """The nightly run's options for the stored scoring settings (``insights.settings_get``)."""
+    if settings is None:
+        return NightlyOptions(clv_horizon_days=float(CLV_HORIZON_DAYS))
+    return NightlyOptions(
+        clv_horizon_days=float(CLV_HORIZON_DAYS),
+        rfm_cuts=RfmCuts(
+            recency=settings.rfm_recency,
+            frequency=settings.rfm_frequency,
+            monetary=settings.rfm_monetary,
+        ),
+        pyramid_cuts=PyramidCuts(
+            platinum=settings.pyramid_platinum,
+            gold=settings.pyramid_gold,
+            iron=settings.pyramid_iron,
+        ),
+    )
+
+
+def scoring_params(settings: InsightSettings) -> dict[str, Any]:
+    """The settings a run used, kept in its ``params`` (a later change does not rewrite
+    what an old run meant)."""
+    return {
+        "rfm_cuts": {
+            "recency": settings.rfm_recency,
+            "frequency": settings.rfm_frequency,
+            "monetary": settings.rfm_monetary,
+        },
+        "pyramid_shares": {
+            "platinum": settings.pyramid_platinum,
+            "gold": settings.pyramid_gold,
+            "iron": settings.pyramid_iron,
+        },
+    }
 
 
 def analytics_run_in(
@@ -174,13 +221,20 @@ def analytics_run_in(
 ) -> ScoreRun:
     """Extract, analyse and store one run inside ``uow`` (the caller commits)."""
     when = as_utc(as_of) if as_of is not None else data_end(uow)
+    settings = insights.settings_get(uow)
     run = insights.run_start(
-        uow, as_of=when, engine=engine, params={"master": master}, started_by=started_by
+        uow,
+        as_of=when,
+        engine=engine,
+        params={"master": master, **scoring_params(settings)},
+        started_by=started_by,
     )
     work = Path(tempfile.mkdtemp(prefix="regulars-analytics-", dir=_scratch()))
     try:
         snapshot = extract_to_parquet(uow.session.connection(), work, as_of=when)
-        computed = analytics_compute(snapshot, engine=engine, master=master, parquet_dir=work)
+        computed = analytics_compute(
+            snapshot, engine=engine, master=master, parquet_dir=work, settings=settings
+        )
         if keep is not None:
             keep(computed)
         return insights.run_store(
