@@ -11,6 +11,7 @@ from regulars.loyalty.service import member_merge_hook
 from regulars.loyalty.web import PointsExtension
 from regulars.members import extensions
 from regulars.members import service as members_service
+from regulars.members.messages import MessagesExtension
 from regulars.offers.web import ListsExtension
 from regulars.sales.web import ReceiptsExtension
 
@@ -21,6 +22,7 @@ def wire() -> None:
     extensions.register(PointsExtension())
     extensions.register(InsightsExtension())
     extensions.register(ListsExtension())
+    extensions.register(MessagesExtension())
     members_service.merge_hook_register(member_merge_hook)
     runner_register(analytics_run)
     miner_register(baskets_miner)

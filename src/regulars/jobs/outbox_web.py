@@ -2,7 +2,9 @@
 
 It lives with the jobs because delivering the outbox is a scheduled task; the messages
 themselves belong to :mod:`regulars.notify`, which sits below the staff domain and so
-cannot hold a staff page itself.
+cannot hold a staff page itself. One member's messages are also a staff API route here
+(``/api/v1/members/{id}/messages``) for the same reason; on the profile page they are the
+members domain's panel (:mod:`regulars.members.messages`).
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from pydantic import BaseModel, ConfigDict
 from regulars.core.config import get_settings
 from regulars.core.errors import Forbidden
 from regulars.core.i18n import _
-from regulars.core.web import UowDep
+from regulars.core.schemas import MAX_ID
+from regulars.core.uow import UnitOfWork
+from regulars.core.web import IdPath, UowDep
+from regulars.members.queries import member_get
 from regulars.notify.dispatch import outbox_dispatch
 from regulars.notify.models import CHANNELS, STATUSES
-from regulars.notify.queries import outbox_counts, outbox_recent
+from regulars.notify.queries import outbox_counts, outbox_of_member, outbox_recent
 from regulars.staff.api import require
 from regulars.staff.audit import audit_record
 from regulars.staff.models import StaffAccount
@@ -31,6 +36,10 @@ api = APIRouter(prefix="/api/v1", tags=["outbox"])
 # Admins only, as the API (``staff.manage``).
 AdminPage = Annotated[PageContext, Depends(page_require("staff.manage"))]
 Admin = Annotated[StaffAccount, Depends(require("staff.manage"))]
+# One member's messages: whoever may read the member (see ``member_messages``).
+Reader = Annotated[StaffAccount, Depends(require("members.read"))]
+# A member filter, bounded like every id (a larger number is a 422, not a database error).
+MemberFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 Status = Literal["pending", "sending", "sent", "failed"]
 Channel = Literal["sms", "email"]
 
@@ -76,6 +85,17 @@ def _transports() -> list[str]:
     return [c for c, on in (("email", settings.smtp_host), ("sms", settings.sms_gateway_url)) if on]
 
 
+def _audit_member_read(
+    uow: UnitOfWork, *, actor: StaffAccount, member_id: int | None, page: str
+) -> None:
+    """Record a read of one member's messages as a read of their profile (``messages_view``);
+    the unfiltered outbox names no member and is not a read of anyone's profile."""
+    if member_id is None:
+        return
+    audit_record(uow, actor=actor, action="messages_view", member_id=member_id, page=page)
+    uow.commit()
+
+
 def _totals(counts: dict[tuple[str, str], int]) -> dict[str, dict[str, int]]:
     return {
         channel: {status: counts.get((channel, status), 0) for status in STATUSES}
@@ -91,9 +111,21 @@ def outbox_page(
     status: Annotated[str, Query(pattern="^(|pending|sending|sent|failed)$")] = "",
     channel: Annotated[str, Query(pattern="^(|sms|email)$")] = "",
     sent: Annotated[str, Query(max_length=40)] = "",
+    member_id: MemberFilter = None,
 ) -> HTMLResponse:
-    """Messages to members, newest first, with delivery state; send what is due."""
-    rows = outbox_recent(uow.session, status=status or None, channel=channel or None, limit=200)
+    """Messages to members, newest first, with delivery state; send what is due.
+
+    ``member_id`` keeps one member's messages (the profile panel links here); that read is
+    audited as the member's.
+    """
+    rows = outbox_recent(
+        uow.session,
+        status=status or None,
+        channel=channel or None,
+        member_id=member_id,
+        limit=200,
+    )
+    _audit_member_read(uow, actor=ctx.account, member_id=member_id, page=str(request.url.path))
     data = {
         "rows": rows,
         "totals": _totals(outbox_counts(uow.session)),
@@ -122,14 +154,20 @@ def outbox_send_now(request: Request, uow: UowDep, ctx: Csrf) -> RedirectRespons
 
 @api.get("/outbox", response_model=OutboxRead)
 def outbox_list(
+    request: Request,
     uow: UowDep,
-    _who: Admin,
+    who: Admin,
     status: Status | None = None,
     channel: Channel | None = None,
+    member_id: MemberFilter = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> OutboxRead:
-    """The newest messages to members (recipients masked, bodies withheld) and totals."""
-    rows = outbox_recent(uow.session, status=status, channel=channel, limit=limit)
+    """The newest messages to members (recipients masked, bodies withheld) and totals;
+    ``member_id`` keeps one member's (audited as a read of that member)."""
+    rows = outbox_recent(
+        uow.session, status=status, channel=channel, member_id=member_id, limit=limit
+    )
+    _audit_member_read(uow, actor=who, member_id=member_id, page=str(request.url.path))
     return OutboxRead(
         items=[MessageRead.model_validate(r) for r in rows],
         totals=_totals(outbox_counts(uow.session)),
@@ -145,3 +183,26 @@ def outbox_send(request: Request, uow: UowDep, who: Admin) -> DispatchRead:
     audit_record(uow, actor=who, action="outbox_send", detail=counts)
     uow.commit()
     return DispatchRead(**counts)
+
+
+@api.get("/members/{member_id}/messages", response_model=list[MessageRead], tags=["members"])
+def member_messages(
+    request: Request,
+    uow: UowDep,
+    who: Reader,
+    member_id: IdPath,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> list[MessageRead]:
+    """One member's messages, newest first (recipients masked, bodies withheld).
+
+    Open to every role that may read the member (``members.read``), not only to admins as
+    the outbox is: a member's messages are part of their profile, and the service desk is
+    who is asked whether a code or an offer arrived. Audited like a profile read.
+    """
+    member_get(uow.session, member_id=member_id)
+    rows = outbox_of_member(uow.session, member_id=member_id, limit=limit)
+    audit_record(
+        uow, actor=who, action="messages_view", member_id=member_id, page=str(request.url.path)
+    )
+    uow.commit()
+    return [MessageRead.model_validate(r) for r in rows]

@@ -39,14 +39,22 @@ def outbox_recipient(message: OutboxMessage) -> str | None:
 
 
 def outbox_recent(
-    session: Session, *, status: str | None = None, channel: str | None = None, limit: int = 100
+    session: Session,
+    *,
+    status: str | None = None,
+    channel: str | None = None,
+    member_id: int | None = None,
+    limit: int = 100,
 ) -> list[OutboxMessage]:
-    """The newest messages, optionally of one status and channel (for staff)."""
+    """The newest messages, optionally of one status, channel and member (for staff: the
+    member filter answers "did my code arrive?" without paging through everyone's)."""
     query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
     if status:
         query = query.where(OutboxMessage.status == status)
     if channel:
         query = query.where(OutboxMessage.channel == channel)
+    if member_id is not None:
+        query = query.where(OutboxMessage.member_id == member_id)
     return list(session.scalars(query))
 
 
