@@ -19,6 +19,7 @@ from regulars.core.labels import label
 from regulars.core.templating import local_time
 from regulars.entrypoints import context
 from regulars.entrypoints.cli_errors import fail
+from regulars.entrypoints.cli_loyalty import attach_loyalty_commands
 from regulars.entrypoints.cli_text import say
 from regulars.jobs.registry import JOBS, job_run, scheduler_thread
 from regulars.loyalty import coupons as loyalty_coupons
@@ -366,3 +367,6 @@ def coupons_rewards() -> None:
             )
         uow.commit()
     console.print(table)
+
+
+attach_loyalty_commands(points_app, coupons_app)

@@ -1,4 +1,5 @@
-"""Staff API of the loyalty domain: programme, tiers, multipliers, a member's points.
+"""Staff API of the loyalty domain: programme, tiers, multipliers, a member's points, grant
+files.
 
 Coupons and the rewards catalogue are in :mod:`regulars.loyalty.coupons_api`, whose routes
 this router includes.
@@ -6,17 +7,22 @@ this router includes.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from sqlalchemy import select
 
-from regulars.core.web import IdPath, UowDep
+from regulars.core.errors import InvalidInput
+from regulars.core.i18n import _, translate
+from regulars.core.web import IdPath, UowDep, get_locale
 from regulars.loyalty import programme, queries, service
 from regulars.loyalty.coupons_api import router as coupons_router
+from regulars.loyalty.grants import parse_grants
 from regulars.loyalty.models import LoyaltyMultiplier, LoyaltyTier
 from regulars.loyalty.schemas import (
     AdjustIn,
+    GrantRowRead,
+    GrantsResult,
     MultiplierIn,
     MultiplierRead,
     PointsLineRead,
@@ -35,6 +41,7 @@ router = APIRouter(prefix="/api/v1", tags=["loyalty"])
 Reader = Annotated[StaffAccount, Depends(require("members.read"))]
 Configurer = Annotated[StaffAccount, Depends(require("loyalty.configure"))]
 Adjuster = Annotated[StaffAccount, Depends(require("loyalty.adjust"))]
+MAX_GRANT_FILE = 20 * 2**20  # what the grants page reads
 
 
 def _tiers(uow: UowDep) -> list[TierRead]:
@@ -182,6 +189,57 @@ def post_adjustment(
     read = PointsLineRead.model_validate(line)
     uow.commit()
     return read
+
+
+@router.post("/points/grants", response_model=GrantsResult)
+def post_grants(
+    request: Request,
+    uow: UowDep,
+    file: UploadFile,
+    reason: Annotated[str, Form(max_length=500)],
+    who: Adjuster,
+    kind: Annotated[Literal["adjust", "compensate"], Form()] = "adjust",
+) -> GrantsResult:
+    """Grant points from a CSV file (``member_id`` or ``card_no``, ``points``), one reason.
+
+    As the grants page and ``regulars points grant``: good rows are granted, bad rows come
+    back with their line and reason (in the caller's language); a grant the ledger refuses
+    (points to take that a member does not hold) grants nothing.
+    """
+    if not reason.strip():
+        # Checked here too: a file of bad rows alone never reaches the ledger's check.
+        raise InvalidInput(_("a reason is required"), field="reason")
+    raw = file.file.read(MAX_GRANT_FILE + 1)
+    if len(raw) > MAX_GRANT_FILE:
+        raise InvalidInput(
+            _("the file is larger than {size} bytes"), field="file", size=MAX_GRANT_FILE
+        )
+    if not raw:
+        raise InvalidInput(_("the file is empty"), field="file")
+    try:
+        raw.decode("utf-8")  # refused here naming the file, not as bad rows
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(_("the file is not UTF-8 text"), field="file") from exc
+    grants, bad = parse_grants(uow, raw)
+    lines = service.points_grant_many(
+        uow, grants=grants, reason=reason, actor=who.username, kind=kind
+    )
+    audit_record(
+        uow,
+        actor=who,
+        action="points_grant_file",
+        page=str(request.url.path),
+        detail={"granted": len(lines), "bad": len(bad), "reason": reason},
+    )
+    uow.commit()
+    locale = get_locale(request)
+    return GrantsResult(
+        granted=len(lines),
+        bad=[
+            GrantRowRead(line=line, reason=translate(message, locale, **params))
+            for line, message, params in bad
+        ],
+    )
 
 
 # The coupon routes carry their own /api/v1 prefix; adding them as routes (rather than a

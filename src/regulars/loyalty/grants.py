@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from typing import Any
 
 from regulars.core.csvtext import CsvText
@@ -10,6 +11,23 @@ from regulars.core.errors import DomainError
 from regulars.core.i18n import _
 from regulars.core.uow import UnitOfWork
 from regulars.members.queries import member_by_card, member_get
+
+# The most points one line moves, as a staff adjustment (``schemas.Points``).
+POINTS_LIMIT = 10_000_000
+_WHOLE = re.compile(r"[+-]?\d{1,9}(\.0*)?")
+
+
+def _points(cell: str) -> int | None:
+    """A cell's points, or None unless it is a whole number within ±``POINTS_LIMIT``.
+
+    Read with a pattern rather than ``int(Decimal(…))``: that turned ``1.5`` into 1
+    silently, failed on ``inf``, spent minutes on ``1e999999999`` and let numbers through
+    that no ledger column holds.
+    """
+    if not _WHOLE.fullmatch(cell):
+        return None
+    value = int(Decimal(cell))
+    return value if abs(value) <= POINTS_LIMIT else None
 
 
 def parse_grants(
@@ -28,14 +46,14 @@ def parse_grants(
         if record.error is not None:
             bad.append((line, _("the line is not valid CSV: {reason}"), {"reason": record.error}))
             continue
-        try:
-            points = int(Decimal((row.get("points") or "").strip()))
-        except (InvalidOperation, ValueError):
+        cell = (row.get("points") or "").strip()
+        points = _points(cell)
+        if points is None:
             bad.append(
                 (
                     line,
-                    _("points: {value} is not a whole number"),
-                    {"value": row.get("points") or ""},
+                    _("points: {value} is not a whole number between -{limit} and {limit}"),
+                    {"value": cell[:20], "limit": POINTS_LIMIT},
                 )
             )
             continue

@@ -169,6 +169,20 @@ class AdjustIn(Schema):
     reason: Reason
 
 
+class GrantRowRead(Schema):
+    """A row of a grant file that was not used: its line and why, in the caller's language."""
+
+    line: int
+    reason: str
+
+
+class GrantsResult(Schema):
+    """What a grant file did: how many members received points, and the rows not used."""
+
+    granted: int
+    bad: list[GrantRowRead]
+
+
 # --- coupons and the rewards catalogue ------------------------------------------------------
 
 CouponKind = Literal["amount", "percent", "gift"]
