@@ -112,3 +112,16 @@ def test_receipts_of_a_member_are_found_and_the_read_audited(cli_db: str) -> Non
     result = runner.invoke(app, ["receipts", "find", "--member", str(member)])
     assert result.exit_code == 0, result.output
     assert audits(cli_db, "receipts_view") == [("cli", member, "cli")]
+
+
+def test_values_no_column_holds_are_reported_not_a_traceback(cli_db: str) -> None:
+    invoke("db", "upgrade")
+    for args in (
+        ["members", "show", "99999999999999999999"],
+        ["receipts", "show", "99999999999999999999"],
+        ["receipts", "find", "--day", "0001-01-01"],
+        ["points", "show", "9223372036854775808"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output, result.exception)
+        assert "out of range" in result.output, args

@@ -195,7 +195,12 @@ def get_run(uow: UowDep, run_id: IdPath, _who: Reader) -> RunRead:
 
 @staff_router.post("/runs", response_model=RunRead, status_code=201)
 def start_run(request: Request, uow: UowDep, data: MineIn, who: Miner) -> RunRead:
-    """Mine now on the local engine and wait for the result (Spark runs start from the CLI)."""
+    """Mine now on the local engine and wait for the result (Spark runs start from the CLI).
+
+    The request's own transaction ends first: on SQLite it holds the write lock since the
+    token check, and the miner's transaction would wait for it until it timed out.
+    """
+    uow.commit()
     run_id = miner_get()(request.app.state.session_factory, data=data, started_by=who.username)
     audit_record(
         uow,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import Annotated, Any, NoReturn
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from regulars.core.errors import DomainError, RefusedValue
-from regulars.core.i18n import translate
+from regulars.core.i18n import _, translate
+from regulars.core.timeutil import as_utc
 
 # Row ids are 32-bit integers on PostgreSQL; anything larger cannot name a row.
 MAX_ID = 2_147_483_647
@@ -46,3 +48,19 @@ def domain_check(rule: Callable[..., Any], value: Any, **kwargs: Any) -> Any:
         return rule(value, **kwargs)
     except DomainError as exc:
         raise ValueError(translate(exc.message, None, **exc.params)) from exc
+
+
+def utc_holds(value: datetime) -> datetime:
+    """Refuse a time that UTC cannot hold (year 1 east of Greenwich, 31 December 9999
+    west of it): every time is stored in UTC, so such a value would fail at the database."""
+    try:
+        as_utc(value)
+    except OverflowError:
+        refuse(_("a value is out of range for its field"))
+    return value
+
+
+#: A time (with or without its zone; models that need the zone check it) that UTC can hold.
+Instant = Annotated[datetime, AfterValidator(utc_holds)]
+#: A calendar day a chain can mean: its day boundaries and the next day always exist.
+Day = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2199, 12, 31))]

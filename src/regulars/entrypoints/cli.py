@@ -25,7 +25,7 @@ from regulars.entrypoints.cli_analytics import analytics_app
 from regulars.entrypoints.cli_baskets import baskets_app
 from regulars.entrypoints.cli_catalog import products_app
 from regulars.entrypoints.cli_data import demo_app, import_app
-from regulars.entrypoints.cli_errors import fail
+from regulars.entrypoints.cli_errors import CommandGroup, fail
 from regulars.entrypoints.cli_jobs import jobs_app, points_app
 from regulars.entrypoints.cli_lists import lists_app
 from regulars.entrypoints.cli_members import attach_member_commands
@@ -45,7 +45,10 @@ from regulars.staff.audit import audit_record
 console = Console()
 err = Console(stderr=True)
 app = typer.Typer(
-    help="Regulars: the supermarket CRM.", no_args_is_help=True, pretty_exceptions_enable=False
+    cls=CommandGroup,
+    help="Regulars: the supermarket CRM.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 members_app = typer.Typer(

@@ -69,7 +69,12 @@ def get_run(uow: UowDep, run_id: IdPath, _who: Reader) -> RunRead:
 
 @router.post("/insights/runs", response_model=RunRead, status_code=201)
 def start_run(request: Request, uow: UowDep, data: RunIn, who: Runner) -> RunRead:
-    """Run the analytics now on the local engine and wait for the result."""
+    """Run the analytics now on the local engine and wait for the result.
+
+    The request's own transaction ends first: on SQLite it holds the write lock since the
+    token check, and the run's transaction would wait for it until it timed out.
+    """
+    uow.commit()
     run_id = runner_get()(
         request.app.state.session_factory, engine=data.engine, started_by=who.username
     )

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from regulars.core.i18n import _
-from regulars.core.schemas import ReadSchema, Schema, refuse
+from regulars.core.schemas import Instant, ReadSchema, Schema, refuse
 
 Amount = Annotated[Decimal, Field(ge=0, le=Decimal("100000000"), max_digits=12, decimal_places=2)]
 Share = Annotated[Decimal, Field(ge=0, le=100, max_digits=6, decimal_places=3)]
@@ -36,8 +36,8 @@ class DealBase(Schema):
     value: Amount = Decimal("0")
     buy_qty: Annotated[int, Field(ge=1, le=100)] | None = None
     get_qty: Annotated[int, Field(ge=1, le=100)] | None = None
-    valid_from: datetime
-    valid_to: datetime
+    valid_from: Instant
+    valid_to: Instant
     manufacturer_share: Share = Decimal("0")
     store_share: Share = Decimal("100")
     budget: Amount | None = None

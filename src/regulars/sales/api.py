@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, Security
@@ -19,6 +18,7 @@ from regulars.catalog.queries import TillKeys, TillRef
 from regulars.core.config import get_settings
 from regulars.core.errors import InvalidInput, Unauthorized
 from regulars.core.i18n import _
+from regulars.core.schemas import Day
 from regulars.core.timeutil import local_day
 from regulars.core.uow import UnitOfWork
 from regulars.core.web import IdPath, UowDep
@@ -234,7 +234,7 @@ def find_receipts(
     receipt_no: Annotated[str | None, Query(max_length=64, description="exact number")] = None,
     store: Annotated[str | None, Query(max_length=32, description="store code")] = None,
     terminal: Annotated[str | None, Query(max_length=32, description="terminal code")] = None,
-    day: Annotated[date | None, Query(description="a day in the chain's time zone")] = None,
+    day: Annotated[Day | None, Query(description="a day in the chain's time zone")] = None,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> list[ReceiptFound]:
     """Receipts (sales and returns) by exact number, store and terminal code and day (in

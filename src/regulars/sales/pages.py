@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -11,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BeforeValidator
 
 from regulars.core.config import get_settings
+from regulars.core.schemas import Day
 from regulars.core.timeutil import local_day
 from regulars.core.web import IdPath, UowDep
 from regulars.sales import queries
@@ -35,7 +35,7 @@ def receipts_page(
     receipt_no: Annotated[str | None, Query(max_length=64)] = None,
     store: Annotated[str | None, Query(max_length=32)] = None,
     terminal: Annotated[str | None, Query(max_length=32)] = None,
-    day: Annotated[date | None, BeforeValidator(_blank_is_none), Query()] = None,
+    day: Annotated[Day | None, BeforeValidator(_blank_is_none), Query()] = None,
     page_no: Annotated[int, Query(alias="page", ge=1, le=2000)] = 1,
 ) -> HTMLResponse:
     """Find receipts by exact number, store, terminal or day (store managers: their

@@ -11,7 +11,7 @@ from stdnum import luhn
 
 from regulars.catalog.schemas import Barcode
 from regulars.core.i18n import _
-from regulars.core.schemas import Id, ReadSchema, Schema, refuse
+from regulars.core.schemas import Id, Instant, ReadSchema, Schema, refuse
 from regulars.loyalty.schemas import CouponApplied, CouponCode, CouponOffer, Reward
 from regulars.members.schemas import CardNo, MemberSummary, Mobile
 from regulars.offers.schemas import ListCode, ListDiscount
@@ -91,7 +91,7 @@ class ReceiptIn(Schema):
     """A checkout as the till sends it. The store and terminal come from the till's key."""
 
     receipt_no: ReceiptNo
-    occurred_at: datetime
+    occurred_at: Instant
     cashier: Annotated[str, Field(max_length=64)] | None = None
     member: MemberRef | None = None
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=500)]
@@ -144,7 +144,7 @@ class ReturnIn(Schema):
     """A return at a till, linked to the original receipt."""
 
     receipt_no: ReceiptNo
-    occurred_at: datetime
+    occurred_at: Instant
     cashier: Annotated[str, Field(max_length=64)] | None = None
     original_store: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     original_terminal: Annotated[str, Field(min_length=1, max_length=32)] | None = None

@@ -7,23 +7,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, Field
 
-from regulars.core.i18n import _
-from regulars.core.schemas import Id, ReadSchema, Schema, refuse
+from regulars.core.schemas import Id, ReadSchema, Schema, utc_holds
 from regulars.core.timeutil import as_utc
 
 Role = Literal["admin", "marketing", "service_desk", "store_manager", "cashier", "analyst"]
 
 
-def _in_utc(value: datetime) -> datetime:
-    """An aware time in UTC; one that UTC cannot hold (year 1 east of Greenwich) is refused."""
-    try:
-        return as_utc(value)
-    except OverflowError:
-        refuse(_("a value is out of range for its field"))
-
-
-#: A time that carries its zone (``2026-05-01T08:00:00+08:00``), held in UTC.
-AwareTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+#: A time that carries its zone (``2026-05-01T08:00:00+08:00``), held in UTC; one that
+#: UTC cannot hold is refused (``core.schemas.Instant``).
+AwareTime = Annotated[AwareDatetime, AfterValidator(utc_holds), AfterValidator(as_utc)]
 
 
 class StaffCreate(Schema):
