@@ -228,6 +228,10 @@ MATRIX = [
     # scoring settings
     ("GET", "/api/v1/insights/settings", None, {"admin", "marketing", "analyst", "store_manager"}),
     ("PUT", "/api/v1/insights/settings", {"rfm_recency": [7, 30, 90, 180]}, {"admin", "analyst"}),
+    # a member's messages
+    ("GET", "/api/v1/members/{member_id}/messages", None, READERS),
+    # points grants
+    ("POST", "/api/v1/points/grants", None, {"admin", "service_desk"}),
 ]
 # Routes any caller may use, or that authenticate tills rather than staff.
 OPEN = {
