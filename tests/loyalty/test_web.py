@@ -62,6 +62,14 @@ def test_profile_shows_points_and_staff_compensate_with_a_reason(client, uow, wo
         data={"csrf_token": token, "points": "50", "kind": "compensate", "reason": " "},
     )
     assert no_reason.status_code == 422
+    # More than a ledger line holds is refused naming the field, on every database.
+    for typed in ("99999999999", "2147483648", "10000001"):
+        huge = client.post(
+            f"/members/{member_id}/points",
+            data={"csrf_token": token, "points": typed, "kind": "adjust", "reason": "typo"},
+        )
+        assert huge.status_code == 422, (typed, huge.text)
+        assert "points" in huge.text
     done = client.post(
         f"/members/{member_id}/points",
         data={"csrf_token": token, "points": "50", "kind": "compensate", "reason": "broken eggs"},

@@ -10,15 +10,14 @@ from regulars.core.csvtext import CsvText
 from regulars.core.errors import DomainError
 from regulars.core.i18n import _
 from regulars.core.uow import UnitOfWork
+from regulars.loyalty.service import ADJUST_LIMIT
 from regulars.members.queries import member_by_card, member_get
 
-# The most points one line moves, as a staff adjustment (``schemas.Points``).
-POINTS_LIMIT = 10_000_000
 _WHOLE = re.compile(r"[+-]?\d{1,9}(\.0*)?")
 
 
 def _points(cell: str) -> int | None:
-    """A cell's points, or None unless it is a whole number within ±``POINTS_LIMIT``.
+    """A cell's points, or None unless it is a whole number within ±``ADJUST_LIMIT``.
 
     Read with a pattern rather than ``int(Decimal(…))``: that turned ``1.5`` into 1
     silently, failed on ``inf``, spent minutes on ``1e999999999`` and let numbers through
@@ -27,7 +26,7 @@ def _points(cell: str) -> int | None:
     if not _WHOLE.fullmatch(cell):
         return None
     value = int(Decimal(cell))
-    return value if abs(value) <= POINTS_LIMIT else None
+    return value if abs(value) <= ADJUST_LIMIT else None
 
 
 def parse_grants(
@@ -53,7 +52,7 @@ def parse_grants(
                 (
                     line,
                     _("points: {value} is not a whole number between -{limit} and {limit}"),
-                    {"value": cell[:20], "limit": POINTS_LIMIT},
+                    {"value": cell[:20], "limit": ADJUST_LIMIT},
                 )
             )
             continue

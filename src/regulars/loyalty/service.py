@@ -48,6 +48,10 @@ from regulars.members.models import Member
 # --- staff and scheduled work -------------------------------------------------------------
 
 
+# The most points one staff line moves (the API's ``schemas.Points`` bound).
+ADJUST_LIMIT = 10_000_000
+
+
 def points_adjust(
     uow: UnitOfWork,
     *,
@@ -73,6 +77,12 @@ def points_adjust(
     if points == 0 or (kind == "compensate" and points < 0):
         raise InvalidInput(
             _("points must be positive (or negative for an adjustment)"), field="points"
+        )
+    if abs(points) > ADJUST_LIMIT:
+        # Checked here for every caller (page, API, CLI, files): a larger number is a typo,
+        # and past the ledger's integer columns it would fail at the database.
+        raise InvalidInput(
+            _("at most {limit} points in one line"), field="points", limit=ADJUST_LIMIT
         )
     programme = programme_get(uow)
     account = ledger.account_lock(uow, member_id=member_id)
