@@ -127,3 +127,13 @@ def test_deals_show_and_retire(cli_db: str) -> None:
     missing = runner.invoke(app, ["deals", "retire", "999999"])
     assert missing.exit_code == 1 and "999999" in missing.output
     assert runner.invoke(app, ["deals", "show", "0"]).exit_code == 2  # not an id
+
+
+def test_a_deals_file_that_is_not_text_is_refused_naming_the_file(
+    cli_db: str, tmp_path: Path
+) -> None:
+    assert CliRunner().invoke(app, ["db", "upgrade"]).exit_code == 0
+    garbage = tmp_path / "deals.csv"
+    garbage.write_bytes(bytes(range(128, 256)) * 4)
+    result = CliRunner().invoke(app, ["deals", "import", str(garbage)])
+    assert result.exit_code == 2 and "[file]" in result.output, result.output

@@ -108,7 +108,10 @@ SETTING_LABELS = {
 @deals_app.command("import")
 def deals_import(file: Path) -> None:
     """Load deals from a CSV file; good rows load, bad rows are reported by line."""
-    text = file.read_text(encoding="utf-8")
+    try:
+        text = file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        fail(InvalidInput(_("the file is not UTF-8 text"), field="file"), code=2)
     with context.new_uow() as uow:
         try:
             report = service.deals_import(uow, text=text, source="import")
