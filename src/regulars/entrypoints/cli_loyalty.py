@@ -26,7 +26,7 @@ from regulars.core.schemas import Schema
 from regulars.core.uow import UnitOfWork
 from regulars.entrypoints import context
 from regulars.entrypoints.cli_errors import fail
-from regulars.entrypoints.cli_text import say
+from regulars.entrypoints.cli_text import assignments, say
 from regulars.loyalty import programme as loyalty_programme
 from regulars.loyalty.schemas import (
     WEEKDAY_NAMES,
@@ -138,20 +138,7 @@ def _programme_changes(pairs: list[str]) -> dict[str, Any]:
     fields and pairs without ``=`` are refused here, naming them.
     """
     changes: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        name = name.strip()
-        if not sep or name not in ProgrammeUpdate.model_fields:
-            fail(
-                InvalidInput(
-                    _("unknown field {name}: use one of {fields}"),
-                    field=name or "set",
-                    name=name,
-                    fields=", ".join(ProgrammeUpdate.model_fields),
-                ),
-                code=2,
-            )
-        value = value.strip()
+    for name, value in assignments(pairs, ProgrammeUpdate.model_fields):
         changes[name] = _member_days(value) if name == "member_days" else value
     return changes
 

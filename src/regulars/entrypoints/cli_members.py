@@ -15,13 +15,13 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from regulars.core.errors import DomainError, InvalidInput
+from regulars.core.errors import DomainError
 from regulars.core.i18n import _
 from regulars.core.labels import label
 from regulars.core.templating import local_time
 from regulars.entrypoints import context
 from regulars.entrypoints.cli_errors import fail
-from regulars.entrypoints.cli_text import say
+from regulars.entrypoints.cli_text import assignments, say
 from regulars.members import queries, service
 from regulars.members.schemas import ConsentIn, MemberUpdate
 from regulars.staff.audit import audit_record
@@ -41,20 +41,7 @@ def _changes(pairs: list[str]) -> dict[str, Any]:
     fields and pairs without ``=`` are refused, naming them.
     """
     changes: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        name = name.strip()
-        if not sep or name not in MemberUpdate.model_fields:
-            fail(
-                InvalidInput(
-                    _("unknown field {name}: use one of {fields}"),
-                    field=name or "set",
-                    name=name,
-                    fields=", ".join(MemberUpdate.model_fields),
-                ),
-                code=2,
-            )
-        value = value.strip()
+    for name, value in assignments(pairs, MemberUpdate.model_fields):
         if name in _LIST_FIELDS:
             changes[name] = [v.strip() for v in value.split(",") if v.strip()]
         else:
