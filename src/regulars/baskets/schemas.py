@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from regulars.baskets import rules
 from regulars.core.i18n import _
-from regulars.core.schemas import Id, ReadSchema, Schema, refuse
+from regulars.core.schemas import Day, Id, ReadSchema, Schema, refuse
 
 LevelName = Literal["product", "category", "brand"]
 # Below one basket in ten thousand the itemsets of a real chain explode combinatorially
@@ -22,11 +22,13 @@ class MineIn(Schema):
     """What to mine: level, period (local days, inclusive), store and thresholds.
 
     Leaving the period out mines every receipt; leaving the store out mines every store.
+    The period's days are days a chain can mean (``Day``): their local start and the day
+    after them always exist.
     """
 
     level: LevelName = "product"
-    period_from: date | None = None
-    period_to: date | None = None
+    period_from: Day | None = None
+    period_to: Day | None = None
     store_id: Id | None = None
     min_support: Share = rules.DEFAULT_SUPPORT
     min_confidence: Annotated[float, Field(ge=0, le=1)] = rules.DEFAULT_CONFIDENCE

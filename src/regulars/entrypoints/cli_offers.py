@@ -387,6 +387,11 @@ def deals_statement(
     kind = out.suffix.lower() if out is not None else ""
     if out is not None and kind not in (".csv", ".pdf"):
         fail(InvalidInput(_("the file must end in .csv or .pdf"), field="out"))
+    try:  # before their local start is looked for: near year 1 or 9999 there is none
+        queries.period_check(since.date(), field="start")
+        queries.period_check(until.date(), field="end")
+    except DomainError as exc:
+        fail(exc)
     zone = get_settings().timezone
     start = local_day(since.date(), zone)[0]
     end = local_day(until.date(), zone)[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, UploadFile
@@ -235,8 +235,6 @@ def get_statement(
     manufacturer: Annotated[str | None, Query(max_length=32)] = None,
 ) -> list[dict[str, Any]]:
     """What each deal's list redemptions cost in [start, end) (default: the last 30 days)."""
-    end = end or utcnow()
-    start = start or end - timedelta(days=30)
     return [
         {
             "manufacturer": line.manufacturer_code,
@@ -248,6 +246,6 @@ def get_statement(
             "store_amount": str(line.store_amount),
         }
         for line in queries.statement(
-            uow.session, start=start, end=end, manufacturer_code=manufacturer
+            uow.session, start=start, end=end or utcnow(), manufacturer_code=manufacturer
         )
     ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -264,12 +264,44 @@ def funding_statement(
     ]
 
 
+#: The days a statement's period may span: those a chain can mean (``core.schemas.Day``)
+#: and the day after the last. Within them the period's ends, the thirty days before the
+#: end and each end's local day always exist, which they do not near year 1 or 9999.
+PERIOD_DAYS = (date(1900, 1, 1), date(2200, 1, 1))
+#: The period when only its end is given: the days before it.
+DEFAULT_PERIOD = timedelta(days=30)
+
+
+def period_check(day: date, *, field: str) -> None:
+    """Refuse a period's end (``field``: ``start`` or ``end``) on a day past ``PERIOD_DAYS``."""
+    first, last = PERIOD_DAYS
+    if not first <= day <= last:
+        raise InvalidInput(
+            _("the period must lie between {first} and {last}"),
+            field=field,
+            first=first.isoformat(),
+            last=last.isoformat(),
+        )
+
+
 def statement(
-    session: Session, *, start: datetime, end: datetime, manufacturer_code: str | None = None
+    session: Session,
+    *,
+    start: datetime | None,
+    end: datetime,
+    manufacturer_code: str | None = None,
 ) -> list[StatementLine]:
-    """The funding statement for a period, of one manufacturer (by code) or all."""
-    if start.tzinfo is None or end.tzinfo is None:
-        raise InvalidInput(_("dates must carry a time zone (e.g. +08:00 or Z)"), field="start")
+    """The funding statement for a period, of one manufacturer (by code) or all.
+
+    ``start`` left out is ``DEFAULT_PERIOD`` before ``end``.
+    """
+    for field, value in (("start", start), ("end", end)):
+        if value is None:
+            continue
+        if value.tzinfo is None:
+            raise InvalidInput(_("dates must carry a time zone (e.g. +08:00 or Z)"), field=field)
+        period_check(value.date(), field=field)
+    start = end - DEFAULT_PERIOD if start is None else start
     if end <= start:
         raise InvalidInput(_("the end must be after the start"), field="end")
     maker_id = None

@@ -391,8 +391,11 @@ def audit_page(
     if since:
         try:
             start = as_utc(datetime.fromisoformat(since))
-        except ValueError:
-            start = None
+        except (ValueError, OverflowError) as exc:  # not a time, or one UTC cannot hold
+            raise InvalidInput(
+                _("since: not a date or time the audit trail can be searched from"),
+                field="since",
+            ) from exc
     events = audit.audit_search(
         uow, member_id=member, actor=actor or None, action=action or None, since=start
     )
