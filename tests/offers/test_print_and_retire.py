@@ -128,14 +128,20 @@ def test_the_sheet_is_in_the_members_language(uow: UnitOfWork, world: World) -> 
     member = world.members[0]
     member.extra = {**(member.extra or {}), "locale": "en"}
     uow.flush()
-    view, content = pdf.list_document(uow, list_id=row.id, fallback="zh_CN")
+    view, content = pdf.list_document(
+        uow, list_id=row.id, fallback="zh_CN", actor="test", page="test"
+    )
     assert content.startswith(b"%PDF")
     assert "a favourite of our shoppers" in view.items[0].reason
     member.extra = {}
     uow.flush()
-    view, _content = pdf.list_document(uow, list_id=row.id, fallback="zh_CN")
+    view, _content = pdf.list_document(
+        uow, list_id=row.id, fallback="zh_CN", actor="test", page="test"
+    )
     assert "a favourite of our shoppers" not in view.items[0].reason
-    view, _content = pdf.list_document(uow, list_id=row.id, lang="en", fallback="zh_CN")
+    view, _content = pdf.list_document(
+        uow, list_id=row.id, lang="en", fallback="zh_CN", actor="test", page="test"
+    )
     assert "a favourite of our shoppers" in view.items[0].reason
 
 

@@ -512,16 +512,13 @@ def lists_print(
         if row is None:
             err.print("no current list")
             raise typer.Exit(1)
-        view, content = pdf.list_document(
-            uow, list_id=row.id, lang=lang, fallback=get_settings().default_locale
-        )
-        audit_record(
+        _view, content = pdf.list_document(
             uow,
+            list_id=row.id,
+            lang=lang,
+            fallback=get_settings().default_locale,
             actor="cli",
-            action="list_print",
-            member_id=member,
             page="cli",
-            detail={"list_id": view.id, "code": view.code},
         )
         out.write_bytes(content)
         uow.commit()

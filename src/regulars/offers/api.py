@@ -198,14 +198,8 @@ def get_list_pdf(
 
     The sheet names the member, so the read is written to the audit trail as on the page.
     """
-    view, content = pdf.list_document(uow, list_id=list_id, fallback=locale)
-    audit_record(
-        uow,
-        actor=who,
-        action="list_print",
-        member_id=view.member_id,
-        page=str(request.url.path),
-        detail={"list_id": view.id, "code": view.code},
+    view, content = pdf.list_document(
+        uow, list_id=list_id, fallback=locale, actor=who, page=str(request.url.path)
     )
     uow.commit()
     return Response(

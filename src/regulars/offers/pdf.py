@@ -29,6 +29,8 @@ from regulars.members.queries import member_get
 from regulars.members.rules import member_code
 from regulars.offers.queries import StatementLine, list_get, list_view
 from regulars.offers.schemas import ListRead
+from regulars.staff.audit import audit_record
+from regulars.staff.models import StaffAccount
 
 FONT = "STSong-Light"
 pdfmetrics.registerFont(UnicodeCIDFont(FONT))
@@ -102,14 +104,21 @@ def list_pdf(view: ListRead, *, member_name: str, member_code: str, locale: str)
 
 
 def list_document(
-    uow: UnitOfWork, *, list_id: int, lang: str | None = None, fallback: str
+    uow: UnitOfWork,
+    *,
+    list_id: int,
+    lang: str | None = None,
+    fallback: str,
+    actor: StaffAccount | str,
+    page: str,
 ) -> tuple[ListRead, bytes]:
     """A list by id and its PDF, for the service desk, the API and the command line alike.
 
     The sheet is handed to the member, so it is in ``lang`` if given, else in the language
     the member chose (as their messages are), else in ``fallback``. A control entry has no
     code and no offers: printing it would give the member a blank sheet with an empty
-    barcode, so it is refused.
+    barcode, so it is refused. The sheet names the member, so printing it is a read of
+    the member, written to the audit trail here for every caller (``list_print``).
     """
     row = list_get(uow.session, list_id=list_id)
     if row.group != "list":
@@ -124,6 +133,14 @@ def list_document(
         member_name=person.name or member_code(person.id),
         member_code=member_code(person.id),
         locale=locale,
+    )
+    audit_record(
+        uow,
+        actor=actor,
+        action="list_print",
+        member_id=view.member_id,
+        page=page,
+        detail={"list_id": view.id, "code": view.code},
     )
     return view, content
 

@@ -385,14 +385,12 @@ def list_page(
     which page). Who may print is who may see the list.
     """
     if format == "pdf":
-        view, content = pdf.list_document(uow, list_id=list_id, fallback=ctx.locale)
-        audit_record(
+        view, content = pdf.list_document(
             uow,
+            list_id=list_id,
+            fallback=ctx.locale,
             actor=ctx.account,
-            action="list_print",
-            member_id=view.member_id,
             page=str(request.url.path),
-            detail={"list_id": view.id, "code": view.code},
         )
         uow.commit()
         return Response(
