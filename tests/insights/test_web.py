@@ -45,7 +45,7 @@ def test_profile_panel_and_api_show_a_members_scores(client, uow, world) -> None
     ids = [m.id for m in world.members]
     stored_run(uow, ids)
     uow.commit()
-    make_staff(uow, "desk", "store_manager")
+    make_staff(uow, "desk", "store_manager", stores=[world.store.id])
     login(client, "desk")
     profile = client.get(f"/members/{ids[0]}")
     assert 'data-testid="member-scores"' in profile.text

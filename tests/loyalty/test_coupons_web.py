@@ -145,7 +145,7 @@ def test_programme_page_keeps_the_rewards_catalogue_and_birthday_coupon(
 
 def test_coupon_lookup_page(client: TestClient, uow: UnitOfWork, world: World) -> None:
     coupon = give_coupon(uow, world.members[0].id, value="7")
-    make_staff(uow, "boss", "store_manager")
+    make_staff(uow, "boss", "store_manager", stores=[world.store.id])
     login(client, "boss")
     shown = rules.coupon_code_display(coupon.code)
     found = client.get("/loyalty/coupons", params={"code": shown.lower()})

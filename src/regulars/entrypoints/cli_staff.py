@@ -27,7 +27,7 @@ from regulars.entrypoints import context
 from regulars.entrypoints.cli_errors import fail
 from regulars.entrypoints.cli_text import fold, say
 from regulars.staff import audit, rules, service
-from regulars.staff.schemas import StaffCreate
+from regulars.staff.schemas import AuditWindow, StaffCreate
 
 console = Console()
 staff_app = typer.Typer(
@@ -217,9 +217,24 @@ def audit_list(
     actor: Annotated[str | None, typer.Option(help="username, or cli for the command line")] = None,
     action: Annotated[str | None, typer.Option(help="e.g. staff_active, profile_view")] = None,
     member: Annotated[int | None, typer.Option(help="member id", min=1)] = None,
+    since: Annotated[
+        str | None, typer.Option(help="from this time, ISO 8601 with zone: 2026-05-01T08:00+08:00")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="up to this time, ISO 8601 with zone: 2026-05-31T23:59Z")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    offset: Annotated[
+        int, typer.Option(min=0, max=10_000_000, help="skip this many of the newest (paging)")
+    ] = 0,
 ) -> None:
-    """Audit events, newest first, times in the chain's time zone."""
+    """Audit events, newest first, times in the chain's time zone; the same search as the
+    /audit page and GET /api/v1/audit. A time without its zone is refused, naming the
+    option: a terminal has no zone of its own to read it in."""
+    try:
+        window = AuditWindow.model_validate({"since": since, "until": until})
+    except ValidationError as exc:
+        fail(exc)
     table = Table(
         "id",
         fold(say(_("Time"))),
@@ -231,7 +246,14 @@ def audit_list(
     )
     with context.new_uow() as uow:
         events = audit.audit_search(
-            uow, member_id=member, actor=actor or None, action=action or None, limit=limit
+            uow,
+            member_id=member,
+            actor=actor or None,
+            action=action or None,
+            since=window.since,
+            until=window.until,
+            limit=limit,
+            offset=offset,
         )
         for e in events:
             table.add_row(

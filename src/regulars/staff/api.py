@@ -87,7 +87,9 @@ def list_staff(
 def create_staff(
     uow: UowDep, data: StaffCreate, _who: Annotated[StaffAccount, Depends(require("staff.manage"))]
 ) -> StaffCreated:
-    """Create a staff account (admin); a generated one-time password is returned once."""
+    """Create a staff account (admin); a generated one-time password is returned once.
+    Every store must exist, and a store manager needs one (422 naming ``store_ids``), as
+    when the role is set later."""
     account, one_time = service.staff_create(uow, data=data)
     uow.commit()
     created = StaffCreated.model_validate(account)

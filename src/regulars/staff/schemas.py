@@ -19,7 +19,8 @@ AwareTime = Annotated[AwareDatetime, AfterValidator(utc_holds), AfterValidator(a
 
 
 class StaffCreate(Schema):
-    """A new staff account; without a password a one-time one is generated."""
+    """A new staff account; without a password a one-time one is generated. A store
+    manager needs at least one store (checked with the stores, in ``service.staff_create``)."""
 
     username: Annotated[str, Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
     display_name: Annotated[str, Field(min_length=1, max_length=100)]
@@ -27,6 +28,14 @@ class StaffCreate(Schema):
     store_ids: Annotated[list[Id], Field(max_length=500)] = []
     locale: Literal["en", "zh_CN"] = "zh_CN"
     password: Annotated[str, Field(min_length=10, max_length=200)] | None = None
+
+
+class AuditWindow(Schema):
+    """The times an audit search runs from and up to, each with its zone (the command
+    line's ``--since`` and ``--until``, as the API's ``since`` and ``until``)."""
+
+    since: AwareTime | None = None
+    until: AwareTime | None = None
 
 
 class StaffRead(ReadSchema):

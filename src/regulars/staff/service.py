@@ -17,7 +17,7 @@ from regulars.core.schemas import MAX_ID
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
 from regulars.staff import audit, rules, sessions
-from regulars.staff.models import StaffAccount, StaffToken
+from regulars.staff.models import StaffAccount, StaffSession, StaffToken
 from regulars.staff.schemas import StaffCreate
 
 _hasher = PasswordHasher()
@@ -28,7 +28,13 @@ _STORE = table("store", column("id", Integer))
 
 
 def staff_create(uow: UnitOfWork, *, data: StaffCreate) -> tuple[StaffAccount, str | None]:
-    """Create an account; returns it and the one-time password when one was generated."""
+    """Create an account; returns it and the one-time password when one was generated.
+
+    Its stores are checked as ``staff_set_role`` checks them (each must exist, and a store
+    manager needs at least one): otherwise an account refused a role later could be
+    created with it, and a store manager without a store sees no receipts.
+    """
+    stores = _checked_stores(uow, role=data.role, store_ids=data.store_ids)
     if uow.session.scalars(
         select(StaffAccount.id).where(StaffAccount.username == data.username)
     ).first():
@@ -39,7 +45,7 @@ def staff_create(uow: UnitOfWork, *, data: StaffCreate) -> tuple[StaffAccount, s
         username=data.username,
         display_name=data.display_name,
         role=data.role,
-        store_ids=data.store_ids,
+        store_ids=stores,
         locale=data.locale,
         password_hash=_hasher.hash(password),
         must_change_password=one_time is not None,
@@ -129,9 +135,20 @@ def staff_list(uow: UnitOfWork) -> list[StaffAccount]:
 
 
 def staff_change_password(
-    uow: UnitOfWork, *, account: StaffAccount, current: str, new: str
+    uow: UnitOfWork,
+    *,
+    account: StaffAccount,
+    current: str,
+    new: str,
+    keep_session: StaffSession | None = None,
 ) -> None:
-    """Change a password after checking the current one; other sessions end."""
+    """Change a password after checking the current one.
+
+    The account's other browser sessions end and its API tokens are deleted: a password
+    is often changed because the old one got out, and whoever used it must be locked out
+    too, not just kept from logging in again. ``keep_session``, the session that asked,
+    stays, so the staff member is not logged out by their own change.
+    """
     try:
         _hasher.verify(account.password_hash, current)
     except (VerifyMismatchError, VerificationError) as exc:
@@ -144,6 +161,7 @@ def staff_change_password(
         )
     account.password_hash = _hasher.hash(new)
     account.must_change_password = False
+    _end_access(uow, account=account, keep=keep_session)
     uow.flush()
 
 
@@ -211,9 +229,11 @@ def _keep_an_admin(uow: UnitOfWork, *, field: str) -> None:
         raise RuleViolation(message, field=field)
 
 
-def _end_access(uow: UnitOfWork, *, account: StaffAccount) -> None:
-    """End an account's browser sessions and delete its API tokens."""
-    sessions.sessions_end_for(uow, staff_id=account.id)
+def _end_access(
+    uow: UnitOfWork, *, account: StaffAccount, keep: StaffSession | None = None
+) -> None:
+    """End an account's browser sessions (but ``keep``) and delete its API tokens."""
+    sessions.sessions_end_for(uow, staff_id=account.id, keep=keep.id if keep else None)
     uow.session.execute(delete(StaffToken).where(StaffToken.staff_id == account.id))
 
 
@@ -282,6 +302,25 @@ def staff_unlock(
     return account
 
 
+def _checked_stores(uow: UnitOfWork, *, role: str, store_ids: Sequence[int]) -> list[int]:
+    """An account's stores without repeats, each an existing store; a store manager needs
+    at least one (``rules.needs_store``). Shared by creation and role changes, so no
+    entrypoint makes an account that the other would refuse."""
+    stores = list(dict.fromkeys(store_ids))
+    bad = [i for i in stores if not 1 <= i <= MAX_ID]
+    if bad:
+        ids = ", ".join(str(i) for i in bad)
+        raise InvalidInput(_("no store with id {ids}"), field="store_ids", ids=ids)
+    known: set[int] = set(uow.session.scalars(select(_STORE.c.id).where(_STORE.c.id.in_(stores))))
+    unknown = [i for i in stores if i not in known]
+    if unknown:
+        ids = ", ".join(str(i) for i in unknown)
+        raise InvalidInput(_("no store with id {ids}"), field="store_ids", ids=ids)
+    if rules.needs_store(role) and not stores:
+        raise RuleViolation(_("a store manager needs at least one store"), field="store_ids")
+    return stores
+
+
 def staff_set_role(
     uow: UnitOfWork,
     *,
@@ -301,18 +340,7 @@ def staff_set_role(
     """
     if role not in rules.ROLES:
         raise InvalidInput(_("unknown role {role}"), field="role", role=role)
-    stores = list(dict.fromkeys(store_ids))
-    bad = [i for i in stores if not 1 <= i <= MAX_ID]
-    if bad:
-        ids = ", ".join(str(i) for i in bad)
-        raise InvalidInput(_("no store with id {ids}"), field="store_ids", ids=ids)
-    known: set[int] = set(uow.session.scalars(select(_STORE.c.id).where(_STORE.c.id.in_(stores))))
-    unknown = [i for i in stores if i not in known]
-    if unknown:
-        ids = ", ".join(str(i) for i in unknown)
-        raise InvalidInput(_("no store with id {ids}"), field="store_ids", ids=ids)
-    if rules.needs_store(role) and not stores:
-        raise RuleViolation(_("a store manager needs at least one store"), field="store_ids")
+    stores = _checked_stores(uow, role=role, store_ids=store_ids)
     if by is not None and by.id == staff_id and role != "admin":
         raise RuleViolation(
             _("you cannot take the administrator role from your own account"), field="role"

@@ -54,6 +54,11 @@ def session_end(uow: UnitOfWork, *, session_id: str) -> None:
     uow.session.execute(delete(StaffSession).where(StaffSession.session_hash == _hash(session_id)))
 
 
-def sessions_end_for(uow: UnitOfWork, *, staff_id: int) -> None:
-    """End every session of an account (after a password change or deactivation)."""
-    uow.session.execute(delete(StaffSession).where(StaffSession.staff_id == staff_id))
+def sessions_end_for(uow: UnitOfWork, *, staff_id: int, keep: int | None = None) -> None:
+    """End every session of an account (after a password change or deactivation), but the
+    one whose row id is ``keep``: the session that changed its own password stays logged
+    in, while whoever holds another (perhaps a stolen cookie) is logged out."""
+    query = delete(StaffSession).where(StaffSession.staff_id == staff_id)
+    if keep is not None:
+        query = query.where(StaffSession.id != keep)
+    uow.session.execute(query)

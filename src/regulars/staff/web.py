@@ -11,15 +11,17 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import TypeAdapter, ValidationError
 
 from regulars.core.errors import DomainError, Forbidden, InvalidInput, Unauthorized
 from regulars.core.i18n import _, normalise_locale
+from regulars.core.schemas import Instant
 from regulars.core.templating import render
 from regulars.core.timeutil import as_utc
 from regulars.core.uow import UnitOfWork
@@ -210,10 +212,15 @@ def password_submit(
     current_password: Annotated[str, Form(max_length=200)],
     new_password: Annotated[str, Form(max_length=200)],
 ) -> HTMLResponse:
-    """Change the password."""
+    """Change the password; this session stays, the account's others and its API tokens
+    end (``service.staff_change_password``)."""
     try:
         service.staff_change_password(
-            uow, account=ctx.account, current=current_password, new=new_password
+            uow,
+            account=ctx.account,
+            current=current_password,
+            new=new_password,
+            keep_session=ctx.session,
         )
     except DomainError as exc:
         return page(
@@ -268,13 +275,14 @@ def staff_create_page(
     store_ids: Annotated[str, Form(max_length=500)] = "",
     locale: Annotated[str, Form(max_length=10)] = "zh_CN",
 ) -> HTMLResponse:
-    """Create an account and show its one-time password once (admin)."""
+    """Create an account and show its one-time password once (admin); a refusal (a store
+    manager without a store, say) is shown on the page, naming its field."""
     if not ctx.can("staff.manage"):
         raise Forbidden(_("your role may not do this"))
     created: tuple[StaffAccount, str | None] | None = None
     error: Exception | None = None
     try:
-        stores = [int(s) for s in store_ids.replace(",", " ").split() if s.strip()]
+        stores = _store_ids(store_ids)
         data = StaffCreate(
             username=username,
             display_name=display_name,
@@ -375,6 +383,41 @@ def staff_role_page(
     return RedirectResponse("/staff", status_code=303)
 
 
+#: Audit events per page of /audit; the page after is offered while more are left.
+AUDIT_PAGE_SIZE = 100
+_instant: TypeAdapter[datetime] = TypeAdapter(Instant)
+
+
+def _bare_day(value: str) -> date | None:
+    """The day ``value`` names when it is a day alone (``2026-05-01``), else ``None``."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _audit_time(text: str | None, *, field: str) -> datetime | None:
+    """A time typed into the audit search (ISO 8601), in UTC: with a zone as given,
+    without one (or a bare day) in UTC, as the page always read "since". A bare day as
+    "until" means up to that day's end, so since and until one day find that day. A time
+    UTC cannot hold is refused (``Instant``), naming the field, like one that is no time."""
+    if not text or not text.strip():
+        return None
+    value = text.strip()
+    day = _bare_day(value) if field == "until" else None
+    try:
+        if day is not None:
+            return datetime.combine(day, time.max, UTC)
+        return as_utc(_instant.validate_python(datetime.fromisoformat(value)))
+    except (ValidationError, ValueError, OverflowError) as exc:
+        message = (
+            _("since: not a date or time the audit trail can be searched from")
+            if field == "since"
+            else _("until: not a date or time the audit trail can be searched up to")
+        )
+        raise InvalidInput(message, field=field) from exc
+
+
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(
     request: Request,
@@ -384,28 +427,40 @@ def audit_page(
     actor: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=50)] = None,
     since: Annotated[str | None, Query(max_length=30)] = None,
+    until: Annotated[str | None, Query(max_length=30)] = None,
+    page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
-    """Search the audit trail (admin)."""
+    """Search the audit trail (admin), newest first, a page at a time, with the filters
+    the API has (``GET /api/v1/audit``)."""
     member = int(member_id) if member_id and member_id.isdigit() and len(member_id) < 10 else None
-    start: datetime | None = None
-    if since:
-        try:
-            start = as_utc(datetime.fromisoformat(since))
-        except (ValueError, OverflowError) as exc:  # not a time, or one UTC cannot hold
-            raise InvalidInput(
-                _("since: not a date or time the audit trail can be searched from"),
-                field="since",
-            ) from exc
-    events = audit.audit_search(
-        uow, member_id=member, actor=actor or None, action=action or None, since=start
+    start = _audit_time(since, field="since")
+    end = _audit_time(until, field="until")
+    # One more than a page tells whether a next page exists without counting them all.
+    found = audit.audit_search(
+        uow,
+        member_id=member,
+        actor=actor or None,
+        action=action or None,
+        since=start,
+        until=end,
+        limit=AUDIT_PAGE_SIZE + 1,
+        offset=(page_no - 1) * AUDIT_PAGE_SIZE,
     )
     filters = {
         "member_id": member_id or "",
         "actor": actor or "",
         "action": action or "",
         "since": since or "",
+        "until": until or "",
     }
-    return page(request, ctx, "staff/audit.html", {"events": events, "filters": filters})
+    data = {
+        "events": found[:AUDIT_PAGE_SIZE],
+        "filters": filters,
+        "query": urlencode(filters),
+        "page_no": page_no,
+        "more": len(found) > AUDIT_PAGE_SIZE,
+    }
+    return page(request, ctx, "staff/audit.html", data)
 
 
 def login_redirect(exc: LoginRequired) -> RedirectResponse:
