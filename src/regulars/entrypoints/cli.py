@@ -33,6 +33,7 @@ from regulars.entrypoints.cli_offers import attach_list_commands, deals_app
 from regulars.entrypoints.cli_outbox import outbox_app
 from regulars.entrypoints.cli_sales import receipts_app
 from regulars.entrypoints.cli_staff import audit_app, staff_app
+from regulars.entrypoints.cli_stores import attach_store_commands
 from regulars.entrypoints.serving import OneWriteHttpProtocol, serve_spread
 from regulars.entrypoints.wiring import wire
 from regulars.jobs.registry import scheduler_thread
@@ -58,6 +59,7 @@ stores_app = typer.Typer(help="Stores, tills and till API keys.", no_args_is_hel
 keys_app = typer.Typer(help="The key that encrypts personal data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 attach_member_commands(members_app)
+attach_store_commands(stores_app)
 app.add_typer(members_app, name="members")
 app.add_typer(products_app, name="products")
 app.add_typer(stores_app, name="stores")

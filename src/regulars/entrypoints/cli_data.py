@@ -17,20 +17,22 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 
 from regulars.core.config import get_settings
 from regulars.core.errors import DomainError
 from regulars.core.i18n import _
 from regulars.core.labels import label
+from regulars.core.templating import local_time
 from regulars.demo import service as demo_service
 from regulars.entrypoints import context
 from regulars.entrypoints.cli_errors import fail
-from regulars.entrypoints.cli_text import say
+from regulars.entrypoints.cli_text import fold, say
 from regulars.imports import service as import_service
 from regulars.imports.formats import Kind
 from regulars.imports.outcome import WAITING, RowError
 from regulars.imports.outcome import Progress as ProgressCallback
+from regulars.imports.queries import runs_recent
 
 import_app = typer.Typer(
     help="Bulk import of members, products and receipts (CSV or Parquet).", no_args_is_help=True
@@ -145,6 +147,40 @@ def import_receipts(file: FileArg) -> None:
 def import_returns(file: FileArg) -> None:
     """Import returns, one row per returned line (see docs/import-formats.md)."""
     _import("returns", file)
+
+
+@import_app.command("runs")
+def import_runs(
+    limit: Annotated[int, typer.Option(min=1, max=500, help="runs shown")] = 30,
+) -> None:
+    """Recent import runs, newest first, as the /imports page lists them (uploads too).
+
+    Who started each run is left to the page and ``GET /api/v1/imports``: the page's nine
+    columns do not fit a terminal of 80, and a date cut short would be worse.
+    """
+    table = Table(
+        say(_("Run")),
+        Column(say(_("Started")), min_width=10),  # the date whole, the time below it
+        say(_("Kind")),
+        fold(say(_("File"))),
+        say(_("Status")),
+        say(_("Loaded")),
+        say(_("Unchanged")),
+        say(_("Bad")),
+    )
+    with context.new_uow() as uow:
+        for run in runs_recent(uow.session, limit=limit):
+            table.add_row(
+                str(run.id),
+                local_time(run.started_at),
+                say(label(run.kind)),
+                run.filename,
+                say(label(run.status)),
+                str(run.rows_loaded),
+                str(run.rows_unchanged),
+                f"[red]{run.rows_bad}[/red]" if run.rows_bad else "0",
+            )
+    console.print(table)
 
 
 @demo_app.command("load")

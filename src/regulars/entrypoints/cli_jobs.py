@@ -3,6 +3,7 @@ and ``regulars points coupons …``."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -20,8 +21,9 @@ from regulars.core.templating import local_time
 from regulars.entrypoints import context
 from regulars.entrypoints.cli_errors import fail
 from regulars.entrypoints.cli_loyalty import attach_loyalty_commands
-from regulars.entrypoints.cli_text import say
-from regulars.jobs.registry import JOBS, job_run, scheduler_thread
+from regulars.entrypoints.cli_text import fold, say
+from regulars.jobs.jobs_web import job_runs_recent
+from regulars.jobs.registry import JOBS, job_get, job_run, scheduler_thread
 from regulars.loyalty import coupons as loyalty_coupons
 from regulars.loyalty import programme as loyalty_programme
 from regulars.loyalty import queries as loyalty_queries
@@ -55,6 +57,38 @@ def jobs_list() -> None:
     locale = get_settings().default_locale
     for job in JOBS.values():
         table.add_row(job.name, f"{job.hour:02d}:00", translate(job.summary, locale))
+    console.print(table)
+
+
+@jobs_app.command("runs")
+def jobs_runs(
+    job: Annotated[str | None, typer.Option(help="only this job's runs")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="runs shown")] = 50,
+) -> None:
+    """Recent runs, newest first, as the /jobs page lists them: did last night's work run?"""
+    if job:
+        try:
+            job_get(job)
+        except DomainError as exc:
+            fail(exc)
+    table = Table(
+        Column(say(_("Job")), no_wrap=True),
+        Column(say(_("Day")), no_wrap=True),
+        say(_("Started")),
+        say(_("Finished")),
+        Column(say(_("Status")), no_wrap=True),
+        fold(say(_("Result"))),
+    )
+    with context.new_uow() as uow:
+        for run in job_runs_recent(uow.session, job=job, limit=limit):
+            table.add_row(
+                run.job,
+                run.day.isoformat(),
+                local_time(run.started_at, "%m-%d %H:%M"),  # the year is the day's
+                local_time(run.finished_at, "%m-%d %H:%M"),
+                say(label(run.status)),
+                json.dumps(run.result, ensure_ascii=False, default=str),
+            )
     console.print(table)
 
 

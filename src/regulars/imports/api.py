@@ -1,10 +1,10 @@
-"""Staff API of bulk imports: upload a file, read a run, download its error report."""
+"""Staff API of bulk imports: upload a file, list and read runs, download an error report."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, UploadFile
+from fastapi import APIRouter, Depends, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 
 from regulars.core.errors import InvalidInput
@@ -12,13 +12,25 @@ from regulars.core.i18n import _
 from regulars.core.web import IdPath, UowDep, get_locale
 from regulars.imports import queries, service
 from regulars.imports.formats import check_kind
-from regulars.imports.schemas import ImportResult, ImportRunRead, RowErrorRead
+from regulars.imports.schemas import ImportResult, ImportRunListed, ImportRunRead, RowErrorRead
 from regulars.staff.api import require
 from regulars.staff.models import StaffAccount
 
 router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
 MAX_ERRORS = 1000
 Importer = Annotated[StaffAccount, Depends(require("imports.run"))]
+
+
+@router.get("", response_model=list[ImportRunListed])
+def run_list(
+    uow: UowDep,
+    _who: Importer,
+    limit: Annotated[int, Query(ge=1, le=500)] = 30,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[ImportRunListed]:
+    """Import runs, newest first, with their state and counts (the /imports page's list)."""
+    runs = queries.runs_recent(uow.session, limit=limit, offset=offset)
+    return [ImportRunListed.model_validate(run) for run in runs]
 
 
 @router.post("/{kind}", response_model=ImportResult, status_code=201)

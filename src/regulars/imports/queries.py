@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regulars.core.errors import NotFound
@@ -25,3 +26,10 @@ def run_report(session: Session, *, run_id: int) -> Path:
     if not run.report_path or not Path(run.report_path).exists():
         raise NotFound(_("import run {id} has no report"), field="run_id", id=run_id)
     return Path(run.report_path)
+
+
+def runs_recent(session: Session, *, limit: int = 30, offset: int = 0) -> list[ImportRun]:
+    """Import runs newest first, as the /imports page lists them (also ``regulars import
+    runs``): ids grow with time, so the id orders them even when two start together."""
+    query = select(ImportRun).order_by(ImportRun.id.desc()).limit(limit).offset(offset)
+    return list(session.scalars(query))

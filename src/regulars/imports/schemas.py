@@ -32,6 +32,15 @@ class ImportRunRead(ReadSchema):
     actor: str
 
 
+class ImportRunListed(ImportRunRead):
+    """A run as the list of runs shows it: with its state, since a queued or running upload
+    (the /imports page's) has no final counts yet, and why a failed one stopped."""
+
+    status: str
+    rows_done: int
+    error: str | None
+
+
 class ImportResult(ImportRunRead):
     """A finished run and its first bad rows (the whole list is in the report)."""
 

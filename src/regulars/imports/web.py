@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from regulars.core.config import get_settings
@@ -77,7 +76,7 @@ def execute_queued(session_factory: sessionmaker[Session], run_id: int) -> None:
 @router.get("/imports", response_class=HTMLResponse)
 def imports_page(request: Request, uow: UowDep, ctx: Importer) -> HTMLResponse:
     """Recent import runs and the upload form."""
-    runs = list(uow.session.scalars(select(ImportRun).order_by(ImportRun.id.desc()).limit(30)))
+    runs = queries.runs_recent(uow.session)
     return page(request, ctx, "imports/imports.html", {"runs": runs, "error": None})
 
 
@@ -112,7 +111,7 @@ async def upload_page(
         )
     except DomainError as exc:
         uow.rollback()
-        runs = list(uow.session.scalars(select(ImportRun).order_by(ImportRun.id.desc()).limit(30)))
+        runs = queries.runs_recent(uow.session)
         return page(
             request, ctx, "imports/imports.html", {"runs": runs, "error": exc}, status_code=422
         )

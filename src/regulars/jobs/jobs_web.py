@@ -54,7 +54,7 @@ class JobRead(BaseModel):
     last_run: RunRead | None
 
 
-def _runs(session: Session, *, job: str | None = None, limit: int = 50) -> list[JobRun]:
+def job_runs_recent(session: Session, *, job: str | None = None, limit: int = 50) -> list[JobRun]:
     query = select(JobRun).order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(limit)
     if job:
         query = query.where(JobRun.job == job)
@@ -94,7 +94,7 @@ def jobs_page(
     """Every job with its hour and newest run, the recent runs, and a button to run one."""
     data = {
         "jobs": _jobs(uow.session),
-        "runs": _runs(uow.session, limit=50),
+        "runs": job_runs_recent(uow.session, limit=50),
         "started": started,
     }
     return page(request, ctx, "jobs/jobs.html", data)
@@ -130,7 +130,7 @@ def jobs_runs(
     """Recent runs, newest first, of every job or of one."""
     if job:
         job_get(job)
-    return [RunRead.model_validate(r) for r in _runs(uow.session, job=job, limit=limit)]
+    return [RunRead.model_validate(r) for r in job_runs_recent(uow.session, job=job, limit=limit)]
 
 
 @api.post("/jobs/{name}/run", response_model=RunRead)
