@@ -78,6 +78,14 @@ def test_deals_import_generate_show_print(cli_db: str, tmp_path: Path) -> None:
         ).one()
         assert (event.actor, event.member_id, event.page) == ("cli", world.members[0].id, "cli")
         assert event.detail == {"list_id": row.id, "code": row.code}
+        # Showing it is a read of the member too.
+        shown_event = uow.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "list_view")
+        ).one()
+        assert (shown_event.member_id, shown_event.detail) == (
+            world.members[0].id,
+            {"list_id": row.id},
+        )
     statement = pdf.statement_pdf(
         [], start=utcnow() - timedelta(days=30), end=utcnow(), locale="zh_CN"
     )

@@ -232,6 +232,8 @@ MATRIX = [
     ("GET", "/api/v1/members/{member_id}/messages", None, READERS),
     # points grants
     ("POST", "/api/v1/points/grants", None, {"admin", "service_desk"}),
+    # import runs
+    ("GET", "/api/v1/imports", None, {"admin"}),
 ]
 # Routes any caller may use, or that authenticate tills rather than staff.
 OPEN = {

@@ -1,7 +1,9 @@
-"""Commands for analytics: ``regulars analytics run|rfm|pyramid|pareto|churn|…``.
+"""Commands for analytics: ``regulars analytics run|runs|member|rfm|pyramid|pareto|churn|…``.
 
-``run`` scores every member and stores the snapshot the staff pages show; the per-analysis
-commands compute the same frames without storing them and write one as CSV or Parquet.
+``run`` scores every member and stores the snapshot the staff pages show; ``runs`` lists the
+stored runs and ``member`` shows one member's scores from them (audited, as the API's read);
+the per-analysis commands compute the same frames without storing them and write one as CSV
+or Parquet.
 """
 
 from __future__ import annotations
@@ -25,14 +27,23 @@ from regulars.core.config import get_settings
 from regulars.core.errors import DomainError
 from regulars.core.i18n import _, translate
 from regulars.core.labels import label
+from regulars.core.schemas import MAX_ID
+from regulars.core.templating import local_time
 from regulars.core.timeutil import as_utc
 from regulars.entrypoints import context
 from regulars.entrypoints.cli_errors import fail
-from regulars.entrypoints.cli_text import say
+from regulars.entrypoints.cli_text import fold, say
 from regulars.insights import service as insights_service
-from regulars.insights.queries import members_scored, run_get, run_latest
+from regulars.insights.queries import (
+    member_insights,
+    members_scored,
+    run_get,
+    run_latest,
+    runs_list,
+)
 from regulars.insights.schemas import InsightSettingsUpdate
 from regulars.jobs.analytics import Computed, analytics_compute, analytics_run, data_end
+from regulars.members.queries import member_get
 from regulars.staff.audit import audit_record
 
 console = Console()
@@ -190,6 +201,115 @@ def members(
             shown=len(records),
         )
     )
+
+
+@analytics_app.command("runs")
+def runs(
+    limit: Annotated[int, typer.Option(min=1, max=200, help="runs shown")] = 20,
+) -> None:
+    """The stored runs, newest first, as the Insights page lists them (failed ones too)."""
+    # The id is what ``--run``-style options and the pages take next: never folded.
+    table = Table(
+        "#",
+        say(_("Data before")),
+        say(_("Engine")),
+        say(_("Status")),
+        say(_("Members")),
+        say(_("Seconds")),
+        say(_("Finished")),
+        fold(say(_("Started by"))),
+    )
+    with context.new_uow() as uow:
+        found = runs_list(uow.session, limit=limit)
+        for r in found:
+            table.add_row(
+                str(r.id),
+                local_time(r.as_of),
+                say(label(r.engine)),
+                say(label(r.status)),
+                str(r.summary.get("members", "")),
+                "" if r.seconds is None else f"{r.seconds:.1f}",
+                local_time(r.finished_at),
+                r.started_by or "",
+            )
+    console.print(table)
+    if not found:
+        console.print(say(_("No analytics run yet. Start one with: regulars analytics run")))
+
+
+def _amount(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _named(code: str | None) -> str:
+    """A code word's name; nothing for no code (an empty message id would look up the
+    catalogue's header)."""
+    return say(label(code)) if code else ""
+
+
+@analytics_app.command("member")
+def member(
+    member_id: Annotated[int, typer.Argument(help="member id", min=1, max=MAX_ID)],
+) -> None:
+    """One member's scores and household signals in the latest run that scored them, as
+    ``GET /api/v1/members/{id}/insights`` gives them; the read is audited as that one is
+    (``member_insights_view``): scores and signals are drawn from the member's baskets."""
+    with context.new_uow() as uow:
+        try:
+            member_get(uow.session, member_id=member_id)
+        except DomainError as exc:
+            fail(exc)
+        found = member_insights(uow.session, member_id=member_id)
+        audit_record(
+            uow, actor="cli", action="member_insights_view", member_id=member_id, page="cli"
+        )
+        score, run = found.score, found.run
+        table = Table(show_header=False, title=say(_("Member {id}"), id=member_id))
+        if score is not None and run is not None:
+            table.add_row(
+                say(_("RFM segment")),
+                f"{_named(score.rfm_segment)} ({score.r_score}-{score.f_score}-{score.m_score})",
+            )
+            table.add_row(
+                say(_("Recency, frequency, spend")),
+                say(
+                    _("{days} days since the last visit, {visits} visits, {spend} spent"),
+                    days=_amount(score.recency_days),
+                    visits=_amount(score.frequency),
+                    spend=_amount(score.monetary),
+                ),
+            )
+            tier = _named(score.tier)
+            if score.loss_making:
+                tier += " · " + say(_("loss-making"))
+            table.add_row(say(_("Profit tier")), tier)
+            table.add_row(say(_("Profit, last 12 months")), _amount(score.profit))
+            churn = _named(score.churn_status)
+            if score.rhythm_days:
+                churn += " · " + say(
+                    _("visits about every {d} days; last {l} days ago"),
+                    d=f"{score.rhythm_days:.0f}",
+                    l=f"{score.days_since_last or 0:.0f}",
+                )
+            table.add_row(say(_("Churn")), churn)
+            table.add_row(
+                say(_("P(alive)")), "" if score.p_alive is None else f"{score.p_alive:.2f}"
+            )
+            table.add_row(say(_("Lifetime value, 12 months")), _amount(score.clv))
+            table.add_row(
+                say(_("Household signals")),
+                ", ".join(f"{_named(g.signal)} ({g.score:.2f})" for g in found.signals) or "—",
+            )
+            table.caption = say(
+                _("Run {id}, data before {as_of}."), id=run.id, as_of=local_time(run.as_of)
+            )
+        uow.commit()
+    if score is None:
+        console.print(
+            say(_("Not scored yet: analytics have not run since this member's first purchase."))
+        )
+        return
+    console.print(table)
 
 
 def _computed(engine: EngineName, master: str | None, as_of: str | None) -> Computed:

@@ -1,8 +1,9 @@
-"""Commands for market baskets: ``regulars baskets mine|rules|export``.
+"""Commands for market baskets: ``regulars baskets mine|runs|rules|export|shelf|promotion``.
 
 ``mine`` reads the receipts, mines rules (locally or on Spark) and stores them as a run; the
-newest run of a level and store is the one the till and the pages use. ``rules`` prints a
-run's rules and ``export`` writes them as CSV, both with the pages' filters.
+newest run of a level and store is the one the till and the pages use. ``runs`` lists the
+runs, ``rules`` prints a run's rules and ``export`` writes them as CSV, both with the pages'
+filters; ``shelf`` and ``promotion`` are the pages' two reports.
 """
 
 from __future__ import annotations
@@ -23,15 +24,17 @@ from regulars.baskets.models import BasketRun
 from regulars.baskets.queries import RuleFilter
 from regulars.baskets.rules import DEFAULT_CONFIDENCE, DEFAULT_LIFT, DEFAULT_SUPPORT
 from regulars.baskets.schemas import MineIn, RuleRead
+from regulars.catalog.models import Store
 from regulars.catalog.queries import store_by_code
 from regulars.core.config import get_settings
 from regulars.core.errors import DomainError, NotFound
 from regulars.core.i18n import _
 from regulars.core.labels import label
+from regulars.core.templating import local_time
 from regulars.core.uow import UnitOfWork
 from regulars.entrypoints import context
 from regulars.entrypoints.cli_errors import fail
-from regulars.entrypoints.cli_text import say
+from regulars.entrypoints.cli_text import fold, say
 from regulars.jobs.baskets import baskets_mine
 
 console = Console()
@@ -68,10 +71,31 @@ class OrderName(StrEnum):
 LevelOpt = Annotated[LevelName, typer.Option(help="product, category or brand")]
 StoreOpt = Annotated[str | None, typer.Option(help="store code; every store by default")]
 RunOpt = Annotated[int | None, typer.Option(help="run id; the one in force by default")]
+# As the API's reports: at most 500 rows.
+ReportLimit = Annotated[int, typer.Option(min=1, max=500, help="rows shown")]
 
 
 def _store_id(uow: UnitOfWork, code: str | None) -> int | None:
     return store_by_code(uow.session, code=code).id if code else None
+
+
+def _store_name(uow: UnitOfWork, store_id: int | None) -> str:
+    """A run's store as staff type it (its code), or "all stores" for the chain's run."""
+    store = uow.session.get(Store, store_id) if store_id is not None else None
+    return store.code if store is not None else say(_("all stores"))
+
+
+def _run_title(uow: UnitOfWork, run: BasketRun) -> str:
+    """Which run a report is drawn from, as the pages say it above theirs."""
+    return " · ".join(
+        (
+            say(_("Run {id}"), id=run.id),
+            say(label(run.level)),
+            _store_name(uow, run.store_id),
+            say(_("{baskets} baskets, {rules} rules"), baskets=run.transactions, rules=run.rules),
+            local_time(run.finished_at),
+        )
+    )
 
 
 def _run(uow: UnitOfWork, run_id: int | None, level: str, store_id: int | None) -> BasketRun:
@@ -141,6 +165,47 @@ def mine(
             engine=say(label(run.engine)),
         )
     )
+
+
+@baskets_app.command("runs")
+def runs(
+    level: Annotated[
+        LevelName | None, typer.Option(help="product, category or brand; every level by default")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="runs shown")] = 50,
+) -> None:
+    """The mining runs, newest first, as the rules page lists them (failed ones too); the
+    id is the one ``--run`` takes."""
+    table = Table(
+        "#",
+        say(_("Level")),
+        fold(say(_("Store"))),
+        say(_("Period")),
+        say(_("Status")),
+        say(_("Baskets")),
+        say(_("Rules")),
+        say(_("Seconds")),
+        say(_("Finished")),
+        fold(say(_("Started by"))),
+    )
+    with context.new_uow() as uow:
+        found = queries.runs_list(uow.session, limit=limit, level=level.value if level else None)
+        for r in found:
+            table.add_row(
+                str(r.id),
+                say(label(r.level)),
+                _store_name(uow, r.store_id),
+                f"{r.period_from or '…'} – {r.period_to or '…'}",
+                say(label(r.status)),
+                str(r.transactions),
+                str(r.rules),
+                "" if r.seconds is None else f"{r.seconds:.1f}",
+                local_time(r.finished_at),
+                r.started_by or "",
+            )
+    console.print(table)
+    if not found:
+        console.print(say(_("No run yet.")))
 
 
 def _selected(
@@ -240,3 +305,92 @@ def export(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(reports.rules_csv(reads), encoding="utf-8")
     console.print(say(_("{rules} rules of run {run} → {path}"), rules=total, run=run_id, path=out))
+
+
+@baskets_app.command("shelf")
+def shelf(
+    store: StoreOpt = None,
+    department: Annotated[
+        str | None, typer.Option(help="only pairs with a category in this department")
+    ] = None,
+    together: Annotated[
+        bool, typer.Option("--together", help="include pairs in the same department")
+    ] = False,
+    limit: ReportLimit = 50,
+) -> None:
+    """Category pairs bought together most above chance that sit apart (in different
+    departments), from the category-level run in force: candidates to place nearer."""
+    with context.new_uow() as uow:
+        try:
+            found = _run(uow, None, LevelName.category.value, _store_id(uow, store))
+        except DomainError as exc:
+            fail(exc)
+        chosen = (department or "").strip() or None
+        pairs = reports.shelf_pairs(
+            uow.session, run=found, department=chosen, apart_only=not together, limit=limit
+        )
+        title = _run_title(uow, found)
+    table = Table(
+        fold(say(_("Category"))),
+        fold(say(_("Department"))),
+        fold(say(_("Category"))),
+        fold(say(_("Department"))),
+        say(_("Lift")),
+        say(_("Support")),
+        say(_("Confidence")) + " →",
+        "← " + say(_("Confidence")),
+        say(_("Apart")),
+        title=title,
+    )
+    for p in pairs:
+        table.add_row(
+            p.category_a,
+            p.department_a or "",
+            p.category_b,
+            p.department_b or "",
+            f"{p.lift:.2f}",
+            f"{p.support:.2%}",
+            "" if p.confidence_ab is None else f"{p.confidence_ab:.1%}",
+            "" if p.confidence_ba is None else f"{p.confidence_ba:.1%}",
+            say(_("yes")) if p.apart else say(_("no")),
+        )
+    console.print(table)
+    if not pairs:
+        console.print(say(_("No rule matches.")))
+
+
+@baskets_app.command("promotion")
+def promotion(
+    run: RunOpt = None,
+    level: LevelOpt = LevelName.product,
+    store: StoreOpt = None,
+    limit: ReportLimit = 50,
+) -> None:
+    """Items ranked by how strongly they pull others into the basket (the sum of confidence
+    × lift over the rules they start), with what each pulls: candidates to promote."""
+    with context.new_uow() as uow:
+        try:
+            found = _run(uow, run, level.value, _store_id(uow, store))
+        except DomainError as exc:
+            fail(exc)
+        items = reports.promotion(
+            uow.session, run=found, limit=limit, locale=get_settings().default_locale
+        )
+        title = _run_title(uow, found)
+    table = Table(
+        fold(say(_("Item"))),
+        say(_("Pull")),
+        say(_("Rules")),
+        fold(say(_("Pulls into the basket"))),
+        title=title,
+    )
+    for p in items:
+        table.add_row(
+            p.item.name,
+            f"{p.pull:.2f}",
+            str(p.rules),
+            "; ".join(f"{q.item.name} ({q.confidence:.0%}, ×{q.lift:.1f})" for q in p.pulls),
+        )
+    console.print(table)
+    if not items:
+        console.print(say(_("No rule matches.")))

@@ -463,18 +463,85 @@ def lists_generate(
     console.print(result)
 
 
+def _lists_all(member: int, locale: str) -> None:
+    """Every list of the member (and control entry), newest first, as the API gives them:
+    its cycle, dates, items and how many were redeemed. Audited as the list page is
+    (``list_view``): a list is drawn from the member's own purchases."""
+    with context.new_uow() as uow:
+        try:
+            member_get(uow.session, member_id=member)
+        except DomainError as exc:
+            fail(exc)
+        rows = queries.member_lists(uow.session, member_id=member)
+        views = [queries.list_view(uow, list_id=row.id, locale=locale) for row in rows]
+        starts = {
+            cycle_id: queries.cycle_get(uow.session, cycle_id=cycle_id).starts_on
+            for cycle_id in {v.cycle_id for v in views}
+        }
+        audit_record(
+            uow,
+            actor="cli",
+            action="list_view",
+            member_id=member,
+            page="cli",
+            detail={"list_ids": [v.id for v in views]},
+        )
+        uow.commit()
+    table = Table(
+        Column("id", no_wrap=True),
+        Column(say(_("Starts")), no_wrap=True),
+        Column(say(_("Valid")), no_wrap=True),
+        fold(say(_("Code"))),
+        fold(say(_("Items"))),
+        fold(say(_("Items redeemed"))),
+    )
+    for v in views:
+        listed = v.group == "list"
+        redeemed = sum(1 for i in v.items if i.status == "redeemed")
+        table.add_row(
+            str(v.id),
+            str(starts.get(v.cycle_id, "")),
+            f"{local_time(v.valid_from, '%Y-%m-%d')} – {local_time(v.valid_to, '%Y-%m-%d')}",
+            v.code or "",
+            ", ".join(i.product_name or str(i.product_id) for i in v.items)
+            if listed
+            else say(_("control")),
+            f"{redeemed} / {len(v.items)}" if listed else "",
+        )
+    console.print(table)
+    if not views:
+        console.print(say(_("No personal shopping list yet.")))
+
+
 def lists_show(
     member: Annotated[int, typer.Option(help="member id")],
     lang: Annotated[str | None, typer.Option(help="en or zh_CN")] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="every list of the member, not only the current one")
+    ] = False,
 ) -> None:
-    """A member's current list with each line's reason."""
+    """A member's current list with each line's reason; ``--all``: every list, newest
+    first, with its cycle, dates, items and redemptions."""
     locale = lang or get_settings().default_locale
+    if every:
+        _lists_all(member, locale)
+        return
     with context.new_uow() as uow:
         row = queries.member_current_list(uow.session, member_id=member, at=utcnow())
         if row is None:
             err.print("no current list")
             raise typer.Exit(1)
         view = queries.list_view(uow, list_id=row.id, locale=locale)
+        # As on the list page and the API: a list is drawn from the member's purchases.
+        audit_record(
+            uow,
+            actor="cli",
+            action="list_view",
+            member_id=member,
+            page="cli",
+            detail={"list_id": view.id},
+        )
+        uow.commit()
     console.print(
         f"{view.code}  {view.valid_from:%Y-%m-%d} – {view.valid_to:%Y-%m-%d}  budget {view.budget}"
     )

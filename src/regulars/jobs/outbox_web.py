@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -103,6 +104,12 @@ def _totals(counts: dict[tuple[str, str], int]) -> dict[str, dict[str, int]]:
     }
 
 
+def _everyone(*, status: str, channel: str) -> str:
+    """The page without its member filter: the same status and channel, every member's."""
+    kept = {name: value for name, value in (("status", status), ("channel", channel)) if value}
+    return f"/outbox?{urlencode(kept)}" if kept else "/outbox"
+
+
 @pages.get("/outbox", response_class=HTMLResponse)
 def outbox_page(
     request: Request,
@@ -116,7 +123,9 @@ def outbox_page(
     """Messages to members, newest first, with delivery state; send what is due.
 
     ``member_id`` keeps one member's messages (the profile panel links here); that read is
-    audited as the member's.
+    audited as the member's. The page says so, with a way back to everyone's, and its
+    totals' links keep the member (the totals themselves stay the whole outbox's, as in
+    the API), so that following one does not silently widen the list to every member.
     """
     rows = outbox_recent(
         uow.session,
@@ -135,6 +144,8 @@ def outbox_page(
         "channel": channel,
         "transports": _transports(),
         "sent": sent,
+        "member_id": member_id,
+        "everyone": _everyone(status=status, channel=channel),
     }
     return page(request, ctx, "jobs/outbox.html", data)
 
