@@ -59,6 +59,10 @@ def test_the_page_searches_until(admin: TestClient) -> None:
     assert shown(until="2026-03-11") == ["/p1", "/p0"]
     assert shown(since="2026-03-12", until="2026-03-12") == ["/p2"]
     assert shown(since="2026-03-12", until="2026-03-13") == ["/p3", "/p2"]
+    # A time without a zone is the chain's (Asia/Shanghai), as the page shows times: /p2
+    # was at 20:00 there, so "since 19:00" finds it, where 19:00 UTC would not.
+    assert shown(since="2026-03-12T19:00", until="2026-03-12T21:00") == ["/p2"]
+    assert shown(since="2026-03-12T21:00", until="2026-03-13T19:00") == []
     form = admin.get("/audit", params={"until": "2026-03-11"}).text
     assert 'name="until" value="2026-03-11"' in form
 

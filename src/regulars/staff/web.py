@@ -11,19 +11,21 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
+from regulars.core.config import get_settings
 from regulars.core.errors import DomainError, Forbidden, InvalidInput, Unauthorized
 from regulars.core.i18n import _, normalise_locale
 from regulars.core.schemas import Instant
 from regulars.core.templating import render
-from regulars.core.timeutil import as_utc
+from regulars.core.timeutil import as_utc, local_day
 from regulars.core.uow import UnitOfWork
 from regulars.core.web import IdPath, UowDep
 from regulars.staff import audit, rules, service, sessions
@@ -398,17 +400,22 @@ def _bare_day(value: str) -> date | None:
 
 def _audit_time(text: str | None, *, field: str) -> datetime | None:
     """A time typed into the audit search (ISO 8601), in UTC: with a zone as given,
-    without one (or a bare day) in UTC, as the page always read "since". A bare day as
-    "until" means up to that day's end, so since and until one day find that day. A time
-    UTC cannot hold is refused (``Instant``), naming the field, like one that is no time."""
+    without one (or a bare day) in the chain's time zone, the one the page shows its
+    times in. A bare day as "until" means up to that day's end, so since and until one
+    day find that day. A time UTC cannot hold is refused (``Instant``), naming the field,
+    like one that is no time."""
     if not text or not text.strip():
         return None
     value = text.strip()
-    day = _bare_day(value) if field == "until" else None
+    zone = ZoneInfo(get_settings().timezone)
+    day = _bare_day(value)
     try:
-        if day is not None:
-            return datetime.combine(day, time.max, UTC)
-        return as_utc(_instant.validate_python(datetime.fromisoformat(value)))
+        if day is not None and field == "until":
+            return local_day(day, get_settings().timezone)[1] - timedelta(microseconds=1)
+        typed = datetime.fromisoformat(value)
+        if typed.tzinfo is None:
+            typed = typed.replace(tzinfo=zone)
+        return as_utc(_instant.validate_python(typed))
     except (ValidationError, ValueError, OverflowError) as exc:
         message = (
             _("since: not a date or time the audit trail can be searched from")
