@@ -21,7 +21,7 @@ from regulars.notify.models import OutboxMessage
 from regulars.notify.queries import outbox_recipient
 from regulars.sales import service as sales_service
 from regulars.sales.schemas import ReceiptIn
-from tests.factories.web import csrf_of, login, make_staff
+from tests.factories.web import csrf_of, login, make_staff, member_sign_in
 from tests.factories.world import build_world, receipt_payload
 
 MOBILE = "13912340001"
@@ -69,20 +69,6 @@ def _last_code(uow: UnitOfWork, member_id: int) -> str:
 def _request_code(client: TestClient, identifier: str) -> None:
     answer = client.post("/m/code", data={"identifier": identifier})
     assert answer.status_code == 200, answer.text[:500]
-
-
-def _sign_in(client: TestClient, uow: UnitOfWork, identifier: str, member_id: int) -> str:
-    """Sign in through the forms; returns the CSRF token of the member's page."""
-    _request_code(client, identifier)
-    code = _last_code(uow, member_id)
-    answer = client.post(
-        "/m/verify", data={"identifier": identifier, "code": code}, follow_redirects=False
-    )
-    assert answer.status_code == 303, answer.text[:500]
-    assert answer.headers["location"] == "/m/me"
-    page = client.get("/m/me")
-    assert page.status_code == 200
-    return csrf_of(page.text)
 
 
 def _otp(uow: UnitOfWork, member_id: int) -> MemberOtp:
@@ -164,7 +150,7 @@ def test_sign_in_see_correct_withdraw_and_sign_out(client, uow, member) -> None:
 
 
 def test_a_code_works_once(client, uow, member) -> None:
-    _sign_in(client, uow, MOBILE, member.id)
+    member_sign_in(client, uow, MOBILE, member.id)
     code = _last_code(uow, member.id)
     again = client.post("/m/verify", data={"identifier": MOBILE, "code": code})
     assert again.status_code == 401
@@ -247,7 +233,7 @@ def test_a_malformed_identifier_is_refused(client, uow, member) -> None:
 
 
 def test_forms_need_the_sessions_csrf_token(client, uow, member) -> None:
-    _sign_in(client, uow, MOBILE, member.id)
+    member_sign_in(client, uow, MOBILE, member.id)
     for path, data in (
         ("/m/me/profile", {"name": "Mallory"}),
         ("/m/me/consents", {"purpose": "marketing", "channel": "sms", "granted": "false"}),
@@ -266,9 +252,9 @@ def test_forms_need_a_session(client, member) -> None:
 
 
 def test_each_member_sees_only_their_own_page(app: FastAPI, client, uow, member, other) -> None:
-    csrf_a = _sign_in(client, uow, MOBILE, member.id)
+    csrf_a = member_sign_in(client, uow, MOBILE, member.id)
     with TestClient(app) as client_b:
-        csrf_b = _sign_in(client_b, uow, "13912340002", other.id)
+        csrf_b = member_sign_in(client_b, uow, "13912340002", other.id)
         page_b = client_b.get("/m/me").text
         assert "Li Lei" in page_b and "Wang Fang" not in page_b
         # A's token does not work with B's session.
@@ -282,9 +268,9 @@ def test_each_member_sees_only_their_own_page(app: FastAPI, client, uow, member,
 
 
 def test_every_sign_in_starts_a_new_session(client, uow, member) -> None:
-    _sign_in(client, uow, MOBILE, member.id)
+    member_sign_in(client, uow, MOBILE, member.id)
     first = client.cookies.get("regulars_member")
-    _sign_in(client, uow, MOBILE, member.id)
+    member_sign_in(client, uow, MOBILE, member.id)
     second = client.cookies.get("regulars_member")
     assert first and second and first != second
     assert portal.member_session_find(uow, session_id=first) is None
@@ -292,7 +278,7 @@ def test_every_sign_in_starts_a_new_session(client, uow, member) -> None:
 
 
 def test_an_expired_session_is_signed_out(client, uow, member) -> None:
-    _sign_in(client, uow, MOBILE, member.id)
+    member_sign_in(client, uow, MOBILE, member.id)
     uow.session.execute(
         update(MemberSession)
         .where(MemberSession.member_id == member.id)
@@ -329,7 +315,7 @@ def test_sign_in_by_member_code_sends_to_the_mobile(client, uow, member) -> None
 
 
 def test_the_member_sets_an_email_that_must_be_free(client, uow, member, other) -> None:
-    csrf = _sign_in(client, uow, MOBILE, member.id)
+    csrf = member_sign_in(client, uow, MOBILE, member.id)
     taken = client.post(
         "/m/me/profile",
         data={"csrf_token": csrf, "name": "Wang Fang", "email": "LI.LEI@example.com"},
@@ -369,10 +355,10 @@ def test_the_member_sets_an_email_that_must_be_free(client, uow, member, other) 
     assert 'data-testid="email-pending"' not in client.get("/m/me").text
 
 
-def test_changing_an_email_tells_the_old_address_and_a_code_cannot_sign_in(
+def test_changing_an_email_tells_the_old_address_and_a_code_cannotmember_sign_in(
     client, uow, other
 ) -> None:
-    csrf = _sign_in(client, uow, "13912340002", other.id)
+    csrf = member_sign_in(client, uow, "13912340002", other.id)
     client.post("/m/me/profile", data={"csrf_token": csrf, "email": "new.li@example.com"})
     messages = [m for m in _outbox(uow, other.id) if m.channel == "email"]
     recipients = {outbox_recipient(m): m for m in messages}
@@ -392,7 +378,7 @@ def test_changing_an_email_tells_the_old_address_and_a_code_cannot_sign_in(
 
 def test_codes_follow_the_members_language(client, uow, member) -> None:
     assert "Sign in to your member page" in client.get("/m", params={"lang": "en"}).text
-    _sign_in(client, uow, MOBILE, member.id)  # the language cookie says English
+    member_sign_in(client, uow, MOBILE, member.id)  # the language cookie says English
     _request_code(client, MOBILE)
     assert "sign-in code" in _outbox(uow, member.id)[-1].body
 
@@ -405,7 +391,7 @@ def test_receipts_panel_shows_on_the_member_page(client, uow, member) -> None:
         uow, store=world.store, terminal=world.terminal, data=ReceiptIn.model_validate(payload)
     )
     uow.commit()
-    _sign_in(client, uow, MOBILE, member.id)
+    member_sign_in(client, uow, MOBILE, member.id)
     page = client.get("/m/me").text
     assert 'data-testid="panel-receipts"' in page
     assert "P-1" in page

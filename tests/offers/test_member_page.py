@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
-from regulars.notify.models import OutboxMessage
 from regulars.offers import lists, service
 from regulars.offers.lists import CycleInput
 from regulars.offers.schemas import ListSettingsUpdate
+from tests.factories.web import member_sign_in
 from tests.factories.world import World
 from tests.offers.conftest import deal
 
@@ -34,19 +32,7 @@ def test_the_member_page_shows_the_current_list(
         seed=1,
     )
     uow.commit()
-    identifier = "13912340001"
-    assert client.post("/m/code", data={"identifier": identifier}).status_code == 200
-    uow.session.expire_all()
-    body = uow.session.scalars(
-        select(OutboxMessage.body)
-        .where(OutboxMessage.member_id == world.members[0].id)
-        .order_by(OutboxMessage.id.desc())
-    ).first()
-    code = re.search(r"\b(\d{6})\b", body or "").group(1)  # type: ignore[union-attr]
-    signed = client.post(
-        "/m/verify", data={"identifier": identifier, "code": code}, follow_redirects=False
-    )
-    assert signed.status_code == 303
+    member_sign_in(client, uow, "13912340001", world.members[0].id)
     page = client.get("/m/me?lang=en")
     assert page.status_code == 200
     assert 'data-testid="list-panel"' in page.text

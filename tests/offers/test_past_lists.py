@@ -18,13 +18,12 @@ from regulars.core.timeutil import utcnow
 from regulars.core.uow import UnitOfWork
 from regulars.entrypoints import cli_offers, context
 from regulars.entrypoints.cli import app
-from regulars.notify.models import OutboxMessage
 from regulars.offers import lists, service
 from regulars.offers.lists import CycleInput
 from regulars.offers.models import ListCycle, ListItem, PersonalList
 from regulars.offers.schemas import ListSettingsUpdate
 from regulars.staff.models import AuditEvent
-from tests.factories.web import login, make_staff
+from tests.factories.web import login, make_staff, member_sign_in
 from tests.factories.world import World, build_world
 from tests.offers.conftest import deal
 
@@ -127,19 +126,7 @@ def test_the_member_page_shows_no_earlier_lists(
     client: TestClient, uow: UnitOfWork, world: World
 ) -> None:
     _cycles(uow, world)
-    identifier = "13912340001"
-    assert client.post("/m/code", data={"identifier": identifier}).status_code == 200
-    uow.session.expire_all()
-    body = uow.session.scalars(
-        select(OutboxMessage.body)
-        .where(OutboxMessage.member_id == world.members[0].id)
-        .order_by(OutboxMessage.id.desc())
-    ).first()
-    code = re.search(r"\b(\d{6})\b", body or "").group(1)  # type: ignore[union-attr]
-    signed = client.post(
-        "/m/verify", data={"identifier": identifier, "code": code}, follow_redirects=False
-    )
-    assert signed.status_code == 303
+    member_sign_in(client, uow, "13912340001", world.members[0].id)
     page = client.get("/m/me?lang=en")
     assert 'data-testid="list-panel"' in page.text
     assert 'data-testid="earlier-lists"' not in page.text and "/lists/" not in page.text
