@@ -315,3 +315,48 @@ def statement(
             )
         maker_id = maker.id
     return funding_statement(session, start=start, end=end, manufacturer_id=maker_id)
+
+
+# How many of a member's earlier lists the profile panel names (the API gives them all).
+EARLIER_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class EarlierList:
+    """A list of the member's from an earlier cycle, as the profile panel's table row."""
+
+    row: PersonalList
+    starts_on: date
+    items: int
+    redeemed: int
+
+
+def earlier_lists(
+    session: Session, *, member_id: int, at: datetime, current: PersonalList | None
+) -> list[EarlierList]:
+    """The member's lists (and control entries) begun before ``at`` other than ``current``,
+    newest first, with how many items each had and how many were redeemed: what staff ask
+    when a member says last fortnight's offer did not work."""
+    query = (
+        select(PersonalList, ListCycle.starts_on)
+        .join(ListCycle, ListCycle.id == PersonalList.cycle_id)
+        .where(PersonalList.member_id == member_id, PersonalList.valid_from <= at)
+        .order_by(PersonalList.valid_from.desc(), PersonalList.id.desc())
+        .limit(EARLIER_SHOWN)
+    )
+    if current is not None:
+        query = query.where(PersonalList.id != current.id)
+    found = [(row, starts_on) for row, starts_on in session.execute(query)]
+    counts = {
+        list_id: (int(items), int(redeemed))
+        for list_id, items, redeemed in session.execute(
+            select(
+                ListItem.list_id,
+                func.count(ListItem.id),
+                func.count(ListItem.id).filter(ListItem.status == "redeemed"),
+            )
+            .where(ListItem.list_id.in_([row.id for row, _s in found]))
+            .group_by(ListItem.list_id)
+        )
+    }
+    return [EarlierList(row, starts_on, *counts.get(row.id, (0, 0))) for row, starts_on in found]

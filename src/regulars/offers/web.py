@@ -5,15 +5,13 @@ statement; the profile panel."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from regulars.catalog.models import Product
 from regulars.core.errors import DomainError, Forbidden, InvalidInput
@@ -24,7 +22,7 @@ from regulars.core.uow import UnitOfWork
 from regulars.core.web import IdPath, UowDep
 from regulars.members.extensions import Panel
 from regulars.offers import pdf, queries, results, service
-from regulars.offers.models import ListCycle, ListItem, PersonalList, Redemption
+from regulars.offers.models import ListItem, PersonalList, Redemption
 from regulars.offers.schemas import DealCreate, DealRead, DealUpdate, ListSettingsUpdate
 from regulars.staff.audit import audit_record
 from regulars.staff.web import Csrf, PageContext, page, page_require
@@ -97,51 +95,6 @@ def _page(
     return page(request, ctx, template, {**data, "words": WORDS}, status_code=status_code)
 
 
-# How many of a member's earlier lists the profile panel names (the API gives them all).
-EARLIER_SHOWN = 5
-
-
-@dataclass(frozen=True)
-class EarlierList:
-    """A list of the member's from an earlier cycle, as the profile panel's table row."""
-
-    row: PersonalList
-    starts_on: date
-    items: int
-    redeemed: int
-
-
-def earlier_lists(
-    session: Session, *, member_id: int, at: datetime, current: PersonalList | None
-) -> list[EarlierList]:
-    """The member's lists (and control entries) begun before ``at`` other than ``current``,
-    newest first, with how many items each had and how many were redeemed: what staff ask
-    when a member says last fortnight's offer did not work."""
-    query = (
-        select(PersonalList, ListCycle.starts_on)
-        .join(ListCycle, ListCycle.id == PersonalList.cycle_id)
-        .where(PersonalList.member_id == member_id, PersonalList.valid_from <= at)
-        .order_by(PersonalList.valid_from.desc(), PersonalList.id.desc())
-        .limit(EARLIER_SHOWN)
-    )
-    if current is not None:
-        query = query.where(PersonalList.id != current.id)
-    found = [(row, starts_on) for row, starts_on in session.execute(query)]
-    counts = {
-        list_id: (int(items), int(redeemed))
-        for list_id, items, redeemed in session.execute(
-            select(
-                ListItem.list_id,
-                func.count(ListItem.id),
-                func.count(ListItem.id).filter(ListItem.status == "redeemed"),
-            )
-            .where(ListItem.list_id.in_([row.id for row, _s in found]))
-            .group_by(ListItem.list_id)
-        )
-    }
-    return [EarlierList(row, starts_on, *counts.get(row.id, (0, 0))) for row, starts_on in found]
-
-
 class ListsExtension:
     """The current personal list on the profile (and the member page), the earlier ones for
     staff; every list in an export."""
@@ -177,7 +130,9 @@ class ListsExtension:
                 "list": row,
                 "items": items,
                 "products": names,
-                "earlier": earlier_lists(uow.session, member_id=member_id, at=now, current=row),
+                "earlier": queries.earlier_lists(
+                    uow.session, member_id=member_id, at=now, current=row
+                ),
                 "member_id": member_id,
                 "words": WORDS,
             },
